@@ -1,0 +1,125 @@
+"""Train, evaluate and export a model: ``python train.py --helpfull`` lists every flag.
+
+With no flags: a compact ResNet on the built-in `digits` dataset, then SavedModel and TFLite
+exports checked against the Keras model. Re-running with the same ``--workdir`` resumes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from absl import app, flags
+
+from yeehaw_tf.data.datasets import dataset_names
+from yeehaw_tf.export.classifier import FORMATS
+from yeehaw_tf.export.tflite import QUANTIZATIONS
+from yeehaw_tf.models.registry import classifier_names
+from yeehaw_tf.training.config import LOOPS, MIXED_PRECISION, OPTIMIZERS
+from yeehaw_tf.training.tasks import task_names
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("task", "classification", f"What to train: one of {', '.join(task_names())}.")
+flags.DEFINE_string("model", "small_resnet", f"Model name: one of {', '.join(classifier_names())}.")
+flags.DEFINE_string(
+    "dataset",
+    "digits",
+    f"Dataset name (optionally name/config): one of {', '.join(dataset_names())}. Built-in "
+    "datasets (digits, shapes) are generated offline; the others are downloaded by TFDS.",
+)
+flags.DEFINE_string("data_dir", None, "TFDS data directory (default ~/.cache/yeehaw_tf/...).")
+flags.DEFINE_string(
+    "workdir",
+    None,
+    "Where checkpoints, TensorBoard logs and exports go (default runs/<task>_<model>_<dataset>). "
+    "Re-running with the same workdir resumes from its latest checkpoint.",
+)
+flags.DEFINE_integer("batch_size", 64, "Global batch size (split across replicas).", lower_bound=1)
+flags.DEFINE_integer("train_steps", None, "Total training steps (overrides --epochs).", lower_bound=1)
+flags.DEFINE_integer("epochs", 30, "Epochs to train when --train_steps is not set.", lower_bound=1)
+flags.DEFINE_enum("optimizer", "adam", OPTIMIZERS, "Optimizer (cosine-decayed learning rate).")
+flags.DEFINE_float("learning_rate", 3e-3, "Peak learning rate.", lower_bound=0.0)
+flags.DEFINE_integer("checkpoint_every", 200, "Save a checkpoint every N steps.", lower_bound=1)
+flags.DEFINE_integer(
+    "steps_per_loop", 50, "Steps per compiled loop call between log lines.", lower_bound=1
+)
+flags.DEFINE_integer("seed", 0, "Seed for Python, NumPy, TensorFlow and the data order.")
+flags.DEFINE_bool(
+    "deterministic", False, "Deterministic TF ops (bit-identical reruns and resumes; slower)."
+)
+flags.DEFINE_enum("loop", "custom", LOOPS, "custom: our tf.function loop; fit: Keras fit.")
+flags.DEFINE_integer(
+    "num_cpu_devices", 1, "Split the CPU into N logical devices and train with MirroredStrategy.",
+    lower_bound=1,
+)
+flags.DEFINE_enum("mixed_precision", "none", MIXED_PRECISION, "Mixed-precision compute dtype.")
+flags.DEFINE_bool(
+    "jit_compile", None, "XLA-compile the step (default: on with a GPU, off on CPU where it is slower)."
+)
+flags.DEFINE_bool("export", True, "Export SavedModel and TFLite after training.")
+flags.DEFINE_multi_enum("formats", list(FORMATS), FORMATS, "Export formats.")
+flags.DEFINE_multi_enum("quantize", list(QUANTIZATIONS), QUANTIZATIONS, "TFLite variants.")
+
+
+def _validate_names(flag_values) -> bool:
+    from yeehaw_tf.data.datasets import validate_dataset_name
+    from yeehaw_tf.models.registry import get_classifier
+    from yeehaw_tf.training.tasks import validate_task_name
+
+    try:
+        validate_task_name(flag_values["task"])
+        get_classifier(flag_values["model"])
+        validate_dataset_name(flag_values["dataset"])
+    except ValueError as e:
+        raise flags.ValidationError(str(e)) from None
+    return True
+
+
+flags.register_multi_flags_validator(["task", "model", "dataset"], _validate_names)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    import tensorflow_datasets as tfds
+
+    from yeehaw_tf.training import TrainConfig, configure_cpu_devices, format_summary
+    from yeehaw_tf.training.experiment import run_experiment
+
+    tfds.disable_progress_bar()
+    if FLAGS.num_cpu_devices > 1:
+        configure_cpu_devices(FLAGS.num_cpu_devices)  # before any TF op runs
+    workdir = FLAGS.workdir or os.path.join(
+        "runs", f"{FLAGS.task}_{FLAGS.model}_{FLAGS.dataset.replace('/', '-')}"
+    )
+    print(f"workdir: {os.path.abspath(workdir)}", flush=True)
+    config = TrainConfig(
+        workdir=workdir,
+        task=FLAGS.task,
+        model=FLAGS.model,
+        dataset=FLAGS.dataset,
+        data_dir=FLAGS.data_dir,
+        batch_size=FLAGS.batch_size,
+        train_steps=FLAGS.train_steps,
+        epochs=FLAGS.epochs,
+        optimizer=FLAGS.optimizer,
+        learning_rate=FLAGS.learning_rate,
+        checkpoint_every=FLAGS.checkpoint_every,
+        steps_per_loop=FLAGS.steps_per_loop,
+        seed=FLAGS.seed,
+        deterministic=FLAGS.deterministic,
+        loop=FLAGS.loop,
+        num_cpu_devices=FLAGS.num_cpu_devices,
+        mixed_precision=FLAGS.mixed_precision,
+        jit_compile=FLAGS.jit_compile,
+        export=FLAGS.export,
+        formats=tuple(FLAGS.formats),
+        quantize=tuple(FLAGS.quantize),
+    )
+    summary = run_experiment(config, verbose=1)
+    print(format_summary(summary), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(app.run(main))

@@ -1,0 +1,25 @@
+"""Export to SavedModel (serving) and TFLite/LiteRT (mobile), checked against the Keras model."""
+
+from yeehaw_tf.export.atomic import atomic_directory, atomic_write_text
+from yeehaw_tf.export.classifier import (
+    FORMATS,
+    ExportCheckError,
+    export_classifier,
+    keras_probabilities,
+)
+from yeehaw_tf.export.saved_model import SERVING_KEY, export_classifier_saved_model
+from yeehaw_tf.export.tflite import QUANTIZATIONS, TFLiteModel, convert_saved_model
+
+__all__ = [
+    "FORMATS",
+    "QUANTIZATIONS",
+    "SERVING_KEY",
+    "ExportCheckError",
+    "TFLiteModel",
+    "atomic_directory",
+    "atomic_write_text",
+    "convert_saved_model",
+    "export_classifier",
+    "export_classifier_saved_model",
+    "keras_probabilities",
+]

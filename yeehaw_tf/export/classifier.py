@@ -1,0 +1,161 @@
+"""Export a classifier to every format and prove each one against the Keras model.
+
+Writes, atomically, into ``export_dir``:
+
+- ``saved_model/``: the serving SavedModel (see :mod:`yeehaw_tf.export.saved_model`);
+- ``model_<quantization>.tflite`` for each requested quantization;
+- ``report.json``: per format, file size, the largest absolute difference of its probabilities
+  from the Keras model's on the evaluation images, its accuracy, its limits and whether it met
+  them.
+
+If any format misses its limit the export fails and ``export_dir`` keeps what it had before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from yeehaw_tf.export.atomic import atomic_directory
+from yeehaw_tf.export.saved_model import SERVING_KEY, export_classifier_saved_model
+from yeehaw_tf.export.tflite import QUANTIZATIONS, TFLiteModel, check_builtin_ops, convert_saved_model
+
+FORMATS = ("saved_model", "tflite")
+# Largest allowed |p_export - p_keras| over all probabilities; None: judged by accuracy alone.
+MAX_ABS_DIFF = {"saved_model": 1e-5, "float32": 1e-5, "float16": 1e-2, "dynamic": None, "int8": None}
+# Largest allowed accuracy drop (absolute, 0.01 = one point) from the Keras model.
+MAX_ACCURACY_DROP = 0.01
+
+
+class ExportCheckError(RuntimeError):
+    """An exported model does not reproduce the Keras model within its limits."""
+
+
+def _size(path: str) -> int:
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(
+        os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files
+    )
+
+
+def _batched(fn, images: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
+    parts = [fn(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
+    return {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in parts[0]}
+
+
+def keras_probabilities(model: keras.Model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Softmax of the model's logits on uint8 images, the reference every export is held to."""
+    predict = tf.function(lambda x: tf.nn.softmax(tf.cast(model(x, training=False), tf.float32)))
+    return _batched(
+        lambda x: {"p": predict(tf.cast(x, tf.float32))}, images, batch_size
+    )["p"]
+
+
+def _check(name, outputs, reference, labels, reference_accuracy, extra) -> dict:
+    probabilities = outputs["probabilities"]
+    accuracy = float(np.mean(outputs["classes"] == labels))
+    max_diff = float(np.max(np.abs(probabilities - reference)))
+    limit = MAX_ABS_DIFF[name]
+    passed = (limit is None or max_diff <= limit) and (
+        reference_accuracy - accuracy <= MAX_ACCURACY_DROP
+    ) and bool(np.all(outputs["classes"] == np.argmax(probabilities, axis=-1)))
+    return {
+        **extra,
+        "max_abs_diff": max_diff,
+        "max_abs_diff_limit": limit,
+        "accuracy": accuracy,
+        "max_accuracy_drop": MAX_ACCURACY_DROP,
+        "passed": bool(passed),
+    }
+
+
+def export_classifier(
+    model: keras.Model,
+    export_dir: str,
+    *,
+    images: np.ndarray,
+    labels: np.ndarray,
+    representative_images: np.ndarray,
+    formats: Sequence[str] = FORMATS,
+    quantizations: Sequence[str] = QUANTIZATIONS,
+    batch_size: int = 256,
+) -> dict:
+    """Exports ``model`` and checks every file against it on ``images``/``labels``.
+
+    Args:
+        model: float pixels (0..255) -> logits.
+        export_dir: the directory to (re)place.
+        images: uint8 evaluation images ``[N, H, W, C]`` (the test split).
+        labels: their integer labels ``[N]``.
+        representative_images: uint8 images from the training split, to calibrate int8.
+        formats: any of ``saved_model``, ``tflite`` (TFLite is converted from the SavedModel,
+            so it is always written when ``tflite`` is asked for).
+        quantizations: TFLite variants, any of ``float32, float16, dynamic, int8``.
+
+    Returns:
+        The report (also written to ``export_dir/report.json``).
+    """
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown or not formats:
+        raise ValueError(f"formats must be a non-empty subset of {FORMATS}, got {list(formats)}")
+    unknown = sorted(set(quantizations) - set(QUANTIZATIONS))
+    if unknown or ("tflite" in formats and not quantizations):
+        raise ValueError(
+            f"quantizations must be a non-empty subset of {QUANTIZATIONS}, got {list(quantizations)}"
+        )
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 4:
+        raise ValueError(f"images must be uint8 [N, H, W, C], got {images.dtype} {images.shape}")
+    labels = np.asarray(labels)
+    if labels.shape != (len(images),):
+        raise ValueError(f"labels must have shape ({len(images)},), got {labels.shape}")
+
+    reference = keras_probabilities(model, images, batch_size)
+    reference_accuracy = float(np.mean(np.argmax(reference, axis=-1) == labels))
+    report = {
+        "num_examples": int(len(images)),
+        "keras": {"accuracy": reference_accuracy, "parameters": int(model.count_params())},
+        "formats": {},
+    }
+    with atomic_directory(export_dir) as staging:
+        saved_model_dir = os.path.join(staging, "saved_model")
+        export_classifier_saved_model(model, saved_model_dir, images.shape[1:])
+        if "saved_model" in formats:
+            serve = tf.saved_model.load(saved_model_dir).signatures[SERVING_KEY]
+            outputs = _batched(lambda x: serve(images=tf.constant(x)), images, batch_size)
+            report["formats"]["saved_model"] = _check(
+                "saved_model", outputs, reference, labels, reference_accuracy,
+                {"file": "saved_model", "size_bytes": _size(saved_model_dir)},
+            )
+        if "tflite" in formats:
+            for quantization in quantizations:
+                content = convert_saved_model(saved_model_dir, quantization, representative_images)
+                filename = f"model_{quantization}.tflite"
+                with open(os.path.join(staging, filename), "wb") as f:
+                    f.write(content)
+                tflite = TFLiteModel(content)
+                ops = check_builtin_ops(tflite, filename)
+                outputs = _batched(lambda x, m=tflite: m(images=x), images, batch_size)
+                report["formats"][quantization] = _check(
+                    quantization, outputs, reference, labels, reference_accuracy,
+                    {"file": filename, "size_bytes": len(content), "ops": ops},
+                )
+        if "saved_model" not in formats:
+            shutil.rmtree(saved_model_dir)  # only the source of the TFLite conversions
+        with open(os.path.join(staging, "report.json"), "w") as f:
+            json.dump(report, f, indent=2)
+        failed = {k: v for k, v in report["formats"].items() if not v["passed"]}
+        if failed:
+            raise ExportCheckError(
+                "exported models do not match the Keras model: "
+                + json.dumps(failed, indent=2)
+                + f"\n(reference accuracy {reference_accuracy:.4f}); nothing was written"
+            )
+    return report

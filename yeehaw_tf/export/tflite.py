@@ -1,0 +1,81 @@
+"""TFLite (LiteRT) conversion from a SavedModel, and running the result with ai_edge_litert.
+
+Conversions use ``tf.lite.TFLiteConverter.from_saved_model`` with builtin ops only (no Select-TF
+"Flex" ops, which the LiteRT interpreter cannot run). Quantization modes:
+
+- ``float32``: no quantization.
+- ``float16``: weights stored as float16, dequantized at load.
+- ``dynamic``: dynamic-range quantization: int8 weights, float activations.
+- ``int8``: full-integer quantization calibrated on a representative dataset; every
+  compute op is int8 (``TFLITE_BUILTINS_INT8``). The uint8 image input is cast and quantized
+  on entry and the outputs are dequantized, so the signature is the same as the SavedModel's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
+
+from yeehaw_tf.export.saved_model import SERVING_KEY
+
+QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
+
+
+def convert_saved_model(
+    saved_model_dir: str,
+    quantization: str = "float32",
+    representative_images: np.ndarray | None = None,
+) -> bytes:
+    """Converts the ``serving_default`` signature of a SavedModel to a TFLite flatbuffer."""
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(
+            f"quantization must be one of {', '.join(QUANTIZATIONS)}, got {quantization!r}"
+        )
+    converter = tf.lite.TFLiteConverter.from_saved_model(
+        saved_model_dir, signature_keys=[SERVING_KEY]
+    )
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantization == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantization == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif quantization == "int8":
+        if representative_images is None or len(representative_images) == 0:
+            raise ValueError("int8 quantization needs `representative_images` (a few hundred)")
+
+        def representative() -> Iterator[dict]:
+            for image in representative_images:
+                yield {"images": image[None]}
+
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    return converter.convert()
+
+
+class TFLiteModel:
+    """A TFLite flatbuffer loaded in LiteRT's interpreter, called like the SavedModel signature."""
+
+    def __init__(self, model_content: bytes):
+        self._interpreter = Interpreter(model_content=model_content)
+        self._runner = self._interpreter.get_signature_runner(SERVING_KEY)
+
+    def op_names(self) -> list[str]:
+        """Names of the ops in the graph (builtin names; Select-TF ops start with ``Flex``)."""
+        return sorted({op["op_name"] for op in self._interpreter._get_ops_details()})
+
+    def __call__(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
+        return self._runner(**inputs)
+
+
+def check_builtin_ops(model: TFLiteModel, name: str) -> list[str]:
+    """Returns the op names, raising if any is not a builtin TFLite op."""
+    ops = model.op_names()
+    custom = [op for op in ops if op.startswith("Flex") or op == "CUSTOM"]
+    if custom:
+        raise ValueError(f"{name} uses non-builtin ops {custom}; LiteRT cannot run them")
+    return ops

@@ -1,0 +1,90 @@
+"""Run configuration: a small data object, validated on construction."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from yeehaw_tf.data.datasets import validate_dataset_name
+from yeehaw_tf.export.classifier import FORMATS
+from yeehaw_tf.export.tflite import QUANTIZATIONS
+from yeehaw_tf.models.registry import get_classifier
+from yeehaw_tf.training.tasks import validate_task_name
+
+LOOPS = ("custom", "fit")
+MIXED_PRECISION = ("none", "float16", "bfloat16")
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything a run needs. ``train.py``'s flags map one to one onto these fields.
+
+    ``train_steps`` wins over ``epochs``; an epoch is ``num_train // batch_size`` steps (the
+    last partial batch is dropped so that every step sees a full global batch).
+    """
+
+    workdir: str
+    task: str = "classification"
+    model: str = "small_resnet"
+    dataset: str = "digits"
+    data_dir: str | None = None
+    batch_size: int = 64
+    train_steps: int | None = None
+    epochs: int = 30
+    optimizer: str = "adam"
+    learning_rate: float = 3e-3
+    checkpoint_every: int = 200
+    steps_per_loop: int = 50
+    seed: int = 0
+    deterministic: bool = False
+    loop: str = "custom"
+    num_cpu_devices: int = 1
+    mixed_precision: str = "none"
+    jit_compile: bool | None = None
+    export: bool = True
+    formats: tuple[str, ...] = FORMATS
+    quantize: tuple[str, ...] = QUANTIZATIONS
+
+    def __post_init__(self):
+        validate_task_name(self.task)
+        get_classifier(self.model)
+        validate_dataset_name(self.dataset)
+        _choice("loop", self.loop, LOOPS)
+        _choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        for name in ("batch_size", "epochs", "checkpoint_every", "steps_per_loop", "num_cpu_devices"):
+            _positive(name, getattr(self, name))
+        if self.train_steps is not None:
+            _positive("train_steps", self.train_steps)
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        for value in self.formats:
+            _choice("formats", value, FORMATS)
+        for value in self.quantize:
+            _choice("quantize", value, QUANTIZATIONS)
+        if not self.workdir:
+            raise ValueError("workdir must be a non-empty path")
+
+    def total_steps(self, num_train: int) -> int:
+        if self.train_steps is not None:
+            return self.train_steps
+        steps_per_epoch = num_train // self.batch_size
+        if steps_per_epoch < 1:
+            raise ValueError(
+                f"batch_size {self.batch_size} is larger than the training split "
+                f"({num_train} examples)"
+            )
+        return self.epochs * steps_per_epoch
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _choice(name: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+
+
+def _positive(name: str, value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")

@@ -1,0 +1,301 @@
+"""The training loop: one Trainer for every task, with a custom loop and Keras ``fit`` as drivers.
+
+The maths of a step is defined once: the model, the task's Keras loss and the optimizer. The
+custom loop (:meth:`Trainer.train`) runs it as a ``tf.function`` under any ``tf.distribute``
+strategy; :meth:`Trainer.fit` hands the same three objects to ``model.compile``/``fit``.
+
+Loss reduction: each replica computes per-example losses and divides their sum by the **global**
+batch size (``tf.nn.compute_average_loss``); the optimizer sums gradients across replicas. The
+update is therefore the gradient of the mean loss over the global batch, the same as one device
+seeing the whole batch, and the same as ``fit``'s ``sum_over_batch_size``. Regularisation losses
+(``model.losses``) are divided by the number of replicas so they are counted once.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+import keras
+import tensorflow as tf
+from absl import logging
+
+from yeehaw_tf.training.strategy import is_chief, writable_dir
+
+MetricsFn = Callable[[], list[keras.metrics.Metric]]
+
+
+def _per_example(loss: keras.losses.Loss) -> keras.losses.Loss:
+    """The same loss with ``reduction=None``: one value per example."""
+    return type(loss).from_config({**loss.get_config(), "reduction": None})
+
+
+def _default_jit_compile() -> bool:
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+class Trainer:
+    """Trains, evaluates and checkpoints a Keras model under a ``tf.distribute`` strategy.
+
+    Args:
+        build_model: returns the (uncompiled) Keras model; called inside the strategy scope.
+        loss: a Keras loss with the reduction ``fit`` should use (the custom loop derives the
+            per-example version from its config).
+        build_metrics: returns fresh Keras metrics ``metric(y_true, y_pred)``.
+        build_optimizer: returns a Keras optimizer; called inside the strategy scope. Under a
+            ``mixed_float16`` dtype policy it is wrapped in ``keras.optimizers.LossScaleOptimizer``.
+        workdir: checkpoints go to ``workdir/checkpoints``, TensorBoard logs to
+            ``workdir/tensorboard/{train,eval}`` (on the chief only; see ``writable_dir``).
+        strategy: defaults to the current strategy.
+        checkpoint_every: save every this many steps (and at the end of training).
+        max_to_keep: how many checkpoints to keep.
+        steps_per_loop: steps run inside one ``tf.function`` call before control returns to
+            Python for logging (fewer Python round trips; checkpoints still land on multiples of
+            ``checkpoint_every``).
+        jit_compile: XLA-compile the forward and backward pass. ``None``: on when a GPU is
+            present (on CPU, XLA measured slower).
+    """
+
+    def __init__(
+        self,
+        *,
+        build_model: Callable[[], keras.Model],
+        loss: keras.losses.Loss,
+        build_metrics: MetricsFn,
+        build_optimizer: Callable[[], keras.optimizers.Optimizer],
+        workdir: str,
+        strategy: tf.distribute.Strategy | None = None,
+        checkpoint_every: int = 100,
+        max_to_keep: int = 3,
+        steps_per_loop: int = 50,
+        jit_compile: bool | None = None,
+    ):
+        for name, value in (
+            ("checkpoint_every", checkpoint_every),
+            ("max_to_keep", max_to_keep),
+            ("steps_per_loop", steps_per_loop),
+        ):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"Trainer: {name} must be a positive integer, got {value!r}")
+        if not isinstance(loss, keras.losses.Loss):
+            raise ValueError(f"Trainer: loss must be a keras.losses.Loss, got {type(loss)}")
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.workdir = workdir
+        self.checkpoint_every = checkpoint_every
+        self.steps_per_loop = steps_per_loop
+        self.jit_compile = _default_jit_compile() if jit_compile is None else bool(jit_compile)
+        self.loss = loss
+        self._per_example_loss = _per_example(loss)
+        self._build_metrics = build_metrics
+
+        with self.strategy.scope():
+            self.model = build_model()
+            optimizer = build_optimizer()
+            if keras.mixed_precision.dtype_policy().name == "mixed_float16" and not isinstance(
+                optimizer, keras.optimizers.LossScaleOptimizer
+            ):
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            self.optimizer = optimizer
+            self.optimizer.build(self.model.trainable_variables)
+            self.train_loss = keras.metrics.Mean(name="loss")
+            self.eval_loss = keras.metrics.Mean(name="loss")
+            self.train_metrics = build_metrics()
+            self.eval_metrics = build_metrics()
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+
+        self.checkpoint = tf.train.Checkpoint(
+            model=self.model, optimizer=self.optimizer, step=self.step
+        )
+        self.checkpoint_dir = writable_dir(os.path.join(workdir, "checkpoints"), self.strategy)
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, self.checkpoint_dir, max_to_keep=max_to_keep
+        )
+        if is_chief(self.strategy):
+            self._train_writer = tf.summary.create_file_writer(
+                os.path.join(workdir, "tensorboard", "train")
+            )
+            self._eval_writer = tf.summary.create_file_writer(
+                os.path.join(workdir, "tensorboard", "eval")
+            )
+        else:
+            self._train_writer = self._eval_writer = tf.summary.create_noop_writer()
+        self._gradients = tf.function(self._loss_and_gradients, jit_compile=self.jit_compile)
+        self._train_loop = tf.function(self._train_loop_fn)
+        self._eval_loop = tf.function(self._eval_loop_fn)
+
+    # ----------------------------------------------------------------------------- the maths
+    def _loss_and_gradients(self, images, labels):
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            outputs = self.model(images, training=True)
+            per_example = self._per_example_loss(labels, outputs)
+            loss = tf.nn.compute_average_loss(per_example)
+            if self.model.losses:
+                loss += tf.nn.scale_regularization_loss(tf.add_n(self.model.losses))
+            scaled = self.optimizer.scale_loss(loss)
+        return loss, per_example, outputs, tape.gradient(scaled, variables)
+
+    def _replica_train_step(self, batch):
+        images, labels = batch
+        _, per_example, outputs, grads = self._gradients(images, labels)
+        self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
+        self.train_loss.update_state(per_example)
+        for metric in self.train_metrics:
+            metric.update_state(labels, outputs)
+
+    def _replica_eval_step(self, batch):
+        images, labels = batch
+        outputs = self.model(images, training=False)
+        self.eval_loss.update_state(self._per_example_loss(labels, outputs))
+        for metric in self.eval_metrics:
+            metric.update_state(labels, outputs)
+
+    def _train_loop_fn(self, iterator, num_steps):
+        for _ in tf.range(num_steps):
+            self.strategy.run(self._replica_train_step, args=(next(iterator),))
+            self.step.assign_add(1)
+
+    def _eval_loop_fn(self, dataset):
+        for batch in dataset:
+            self.strategy.run(self._replica_eval_step, args=(batch,))
+
+    # ----------------------------------------------------------------------------- checkpoints
+    def restore(self) -> int:
+        """Restores the newest readable checkpoint, if any; returns the step it reached.
+
+        If the newest checkpoint cannot be read, says so and falls back to the one before it,
+        rather than silently starting from scratch.
+        """
+        for path in reversed(self.manager.checkpoints):
+            try:
+                self.checkpoint.restore(path).assert_existing_objects_matched()
+            except (tf.errors.OpError, ValueError, AssertionError) as e:
+                logging.warning("checkpoint %s is unreadable (%s); trying the previous one", path, e)
+                continue
+            logging.info("restored %s at step %d", path, int(self.step))
+            return int(self.step)
+        if self.manager.checkpoints:
+            raise RuntimeError(
+                f"no checkpoint in {self.checkpoint_dir} could be read; move the directory away "
+                "to start from scratch"
+            )
+        return 0
+
+    def save(self) -> str:
+        return self.manager.save(checkpoint_number=int(self.step))
+
+    def _distribute(self, dataset: tf.data.Dataset):
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        return self.strategy.experimental_distribute_dataset(dataset.with_options(options))
+
+    # ----------------------------------------------------------------------------- drivers
+    def train(self, dataset: tf.data.Dataset, total_steps: int, verbose: int = 1) -> dict:
+        """Runs the custom loop until ``self.step == total_steps``, resuming from checkpoints.
+
+        Args:
+            dataset: an infinite dataset of global batches whose order depends only on its seed
+                (as ``classification_pipeline(training=True)`` builds). On resume the first
+                ``step`` batches are skipped, so a resumed run sees exactly the batches an
+                uninterrupted run would have.
+            total_steps: the step to stop at.
+            verbose: 1 shows a progress bar, 0 is silent.
+
+        Returns:
+            The training loss and metrics averaged over the last logging interval.
+        """
+        if total_steps < 1:
+            raise ValueError(f"total_steps must be a positive integer, got {total_steps}")
+        start = self.restore()
+        iterator = iter(self._distribute(dataset.skip(start)))
+        progbar = keras.utils.Progbar(total_steps, verbose=verbose, unit_name="step")
+        results: dict = {}
+        step = start
+        while step < total_steps:
+            next_checkpoint = (step // self.checkpoint_every + 1) * self.checkpoint_every
+            num_steps = min(self.steps_per_loop, total_steps - step, next_checkpoint - step)
+            for metric in [self.train_loss, *self.train_metrics]:
+                metric.reset_state()
+            began = time.perf_counter()
+            self._train_loop(iterator, tf.constant(num_steps, dtype=tf.int32))
+            results = self._results(self.train_loss, self.train_metrics)
+            step = int(self.step)
+            seconds = time.perf_counter() - began
+            results["steps_per_second"] = num_steps / max(seconds, 1e-9)
+            self._write_summaries(self._train_writer, results, step)
+            progbar.update(step, [(k, v) for k, v in results.items()], finalize=step == total_steps)
+            if step % self.checkpoint_every == 0 or step == total_steps:
+                self.save()
+        return results
+
+    def evaluate(self, dataset: tf.data.Dataset) -> dict:
+        """Loss and metrics over a finite dataset, aggregated across replicas."""
+        for metric in [self.eval_loss, *self.eval_metrics]:
+            metric.reset_state()
+        self._eval_loop(self._distribute(dataset))
+        results = self._results(self.eval_loss, self.eval_metrics)
+        self._write_summaries(self._eval_writer, results, int(self.step))
+        return results
+
+    def fit(self, dataset: tf.data.Dataset, total_steps: int, verbose: int = 1) -> dict:
+        """The same training with Keras ``fit``: same model, loss, optimizer and checkpoints."""
+        if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            raise ValueError(
+                "Keras fit does not work under MultiWorkerMirroredStrategy (keras-team/keras"
+                "#20585); use the custom loop (--loop=custom) for multi-worker training"
+            )
+        if total_steps < 1:
+            raise ValueError(f"total_steps must be a positive integer, got {total_steps}")
+        start = self.restore()
+        if start >= total_steps:
+            return {}
+        with self.strategy.scope():
+            self.model.compile(
+                optimizer=self.optimizer,
+                loss=self.loss,
+                metrics=self._build_metrics(),
+                jit_compile=self.jit_compile,
+            )
+        history = self.model.fit(
+            dataset.skip(start),
+            epochs=1,
+            steps_per_epoch=total_steps - start,
+            callbacks=[_StepCheckpoint(self)],
+            verbose=verbose,
+        )
+        self.save()
+        return {k: float(v[-1]) for k, v in history.history.items()}
+
+    # ----------------------------------------------------------------------------- helpers
+    @staticmethod
+    def _results(loss_metric, metrics) -> dict:
+        results = {"loss": float(loss_metric.result())}
+        for metric in metrics:
+            value = metric.result()
+            if isinstance(value, dict):
+                results.update({k: float(v) for k, v in value.items()})
+            else:
+                results[metric.name] = float(value)
+        return results
+
+    @staticmethod
+    def _write_summaries(writer, results: dict, step: int) -> None:
+        with writer.as_default(step=step):
+            for name, value in results.items():
+                tf.summary.scalar(name, value)
+        writer.flush()
+
+
+class _StepCheckpoint(keras.callbacks.Callback):
+    """Keeps ``Trainer.step`` counting under ``fit`` and saves on the same schedule."""
+
+    def __init__(self, trainer: Trainer):
+        super().__init__()
+        self._trainer = trainer
+
+    def on_train_batch_end(self, batch, logs=None):
+        trainer = self._trainer
+        trainer.step.assign_add(1)
+        if int(trainer.step) % trainer.checkpoint_every == 0:
+            trainer.save()
