@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 
 from yeehaw_tf.data.datasets import dataset_names
 from yeehaw_tf.export.classifier import FORMATS
@@ -35,7 +35,9 @@ flags.DEFINE_string(
     "Re-running with the same workdir resumes from its latest checkpoint.",
 )
 flags.DEFINE_integer("batch_size", 64, "Global batch size (split across replicas).", lower_bound=1)
-flags.DEFINE_integer("train_steps", None, "Total training steps (overrides --epochs).", lower_bound=1)
+flags.DEFINE_integer(
+    "train_steps", None, "Total training steps (overrides --epochs).", lower_bound=1
+)
 flags.DEFINE_integer("epochs", 30, "Epochs to train when --train_steps is not set.", lower_bound=1)
 flags.DEFINE_enum("optimizer", "adam", OPTIMIZERS, "Optimizer (cosine-decayed learning rate).")
 flags.DEFINE_float("learning_rate", 3e-3, "Peak learning rate.", lower_bound=0.0)
@@ -49,12 +51,16 @@ flags.DEFINE_bool(
 )
 flags.DEFINE_enum("loop", "custom", LOOPS, "custom: our tf.function loop; fit: Keras fit.")
 flags.DEFINE_integer(
-    "num_cpu_devices", 1, "Split the CPU into N logical devices and train with MirroredStrategy.",
+    "num_cpu_devices",
+    1,
+    "Split the CPU into N logical devices and train with MirroredStrategy.",
     lower_bound=1,
 )
 flags.DEFINE_enum("mixed_precision", "none", MIXED_PRECISION, "Mixed-precision compute dtype.")
 flags.DEFINE_bool(
-    "jit_compile", None, "XLA-compile the step (default: on with a GPU, off on CPU where it is slower)."
+    "jit_compile",
+    None,
+    "XLA-compile the step (default: on with a GPU, off on CPU where it is slower).",
 )
 flags.DEFINE_bool("export", True, "Export SavedModel and TFLite after training.")
 flags.DEFINE_multi_enum("formats", list(FORMATS), FORMATS, "Export formats.")
@@ -87,6 +93,8 @@ def main(argv):
     from yeehaw_tf.training.experiment import run_experiment
 
     tfds.disable_progress_bar()
+    if not FLAGS["verbosity"].present:  # TF and TFDS log a lot at INFO; --verbosity=0 shows it
+        logging.set_verbosity(logging.WARNING)
     if FLAGS.num_cpu_devices > 1:
         configure_cpu_devices(FLAGS.num_cpu_devices)  # before any TF op runs
     workdir = FLAGS.workdir or os.path.join(

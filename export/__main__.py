@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 
 from yeehaw_tf.export.classifier import FORMATS
 from yeehaw_tf.export.tflite import QUANTIZATIONS
@@ -32,6 +32,8 @@ def main(argv):
     from yeehaw_tf.training.experiment import export_workdir, format_export_report
 
     tfds.disable_progress_bar()
+    if not FLAGS["verbosity"].present:  # TF and TFDS log a lot at INFO; --verbosity=0 shows it
+        logging.set_verbosity(logging.WARNING)
     try:
         report = export_workdir(
             FLAGS.workdir,

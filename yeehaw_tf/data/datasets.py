@@ -46,7 +46,8 @@ def validate_dataset_name(name: str) -> str:
         config = name.split("/", 1)[1].split(":", 1)[0]
         if config not in configs:
             raise ValueError(
-                f"unknown config {config!r} of dataset {base!r}; valid configs: {', '.join(configs)}"
+                f"unknown config {config!r} of dataset {base!r}; "
+                f"valid configs: {', '.join(configs)}"
             )
     return name
 
@@ -86,6 +87,17 @@ def load_classification(name: str, data_dir: str | None = None) -> Classificatio
         test=test,
         num_classes=label.num_classes,
         image_shape=tuple(image.shape),
-        num_train=info.splits["train"].num_examples,
-        num_test=info.splits["test"].num_examples,
+        num_train=_num_examples(info, "train", train),
+        num_test=_num_examples(info, "test", test),
     )
+
+
+def _num_examples(info: tfds.core.DatasetInfo, split: str, dataset: tf.data.Dataset) -> int:
+    """The split's size from the dataset's metadata, else from the dataset's known cardinality
+    (TFDS's mock data, used in tests, has no split metadata)."""
+    if split in info.splits:
+        return info.splits[split].num_examples
+    cardinality = int(dataset.cardinality())
+    if cardinality < 0:
+        raise ValueError(f"the size of split {split!r} of {info.full_name} is unknown")
+    return cardinality

@@ -95,14 +95,17 @@ class Shapes(tfds.core.GeneratorBasedBuilder):
         for index in range(num_examples):
             rng = np.random.default_rng([config.seed, SPLIT_IDS[split], index])
             scene = render_scene(rng, config.image_size, config.max_objects)
-            yield index, {
-                "image": scene.image,
-                "label": scene.label,
-                "segmentation_mask": scene.semantic_mask[..., None],
-                "objects": {
-                    "bbox": scene.boxes,
-                    "label": scene.labels,
-                    "area": scene.areas,
-                    "mask": scene.masks[..., None],
+            yield (
+                index,
+                {
+                    "image": scene.image,
+                    "label": scene.label,
+                    "segmentation_mask": scene.semantic_mask[..., None],
+                    "objects": {
+                        "bbox": scene.boxes,
+                        "label": scene.labels,
+                        "area": scene.areas,
+                        "mask": scene.masks[..., None],
+                    },
                 },
-            }
+            )

@@ -1,4 +1,4 @@
-"""Procedural scenes of coloured shapes with exact labels: the pixels, boxes and masks behind `shapes`.
+"""Procedural scenes of coloured shapes with exact labels: the pixels, boxes and masks of `shapes`.
 
 A scene is drawn on a noisy, randomly coloured background. Objects never overlap (a one-pixel gap
 is kept between them), so every instance mask is the whole shape and every box is exact: the box

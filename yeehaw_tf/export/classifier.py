@@ -24,11 +24,22 @@ import tensorflow as tf
 
 from yeehaw_tf.export.atomic import atomic_directory
 from yeehaw_tf.export.saved_model import SERVING_KEY, export_classifier_saved_model
-from yeehaw_tf.export.tflite import QUANTIZATIONS, TFLiteModel, check_builtin_ops, convert_saved_model
+from yeehaw_tf.export.tflite import (
+    QUANTIZATIONS,
+    TFLiteModel,
+    check_builtin_ops,
+    convert_saved_model,
+)
 
 FORMATS = ("saved_model", "tflite")
 # Largest allowed |p_export - p_keras| over all probabilities; None: judged by accuracy alone.
-MAX_ABS_DIFF = {"saved_model": 1e-5, "float32": 1e-5, "float16": 1e-2, "dynamic": None, "int8": None}
+MAX_ABS_DIFF = {
+    "saved_model": 1e-5,
+    "float32": 1e-5,
+    "float16": 1e-2,
+    "dynamic": None,
+    "int8": None,
+}
 # Largest allowed accuracy drop (absolute, 0.01 = one point) from the Keras model.
 MAX_ACCURACY_DROP = 0.01
 
@@ -50,12 +61,12 @@ def _batched(fn, images: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
     return {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in parts[0]}
 
 
-def keras_probabilities(model: keras.Model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+def keras_probabilities(
+    model: keras.Model, images: np.ndarray, batch_size: int = 256
+) -> np.ndarray:
     """Softmax of the model's logits on uint8 images, the reference every export is held to."""
     predict = tf.function(lambda x: tf.nn.softmax(tf.cast(model(x, training=False), tf.float32)))
-    return _batched(
-        lambda x: {"p": predict(tf.cast(x, tf.float32))}, images, batch_size
-    )["p"]
+    return _batched(lambda x: {"p": predict(tf.cast(x, tf.float32))}, images, batch_size)["p"]
 
 
 def _check(name, outputs, reference, labels, reference_accuracy, extra) -> dict:
@@ -63,9 +74,11 @@ def _check(name, outputs, reference, labels, reference_accuracy, extra) -> dict:
     accuracy = float(np.mean(outputs["classes"] == labels))
     max_diff = float(np.max(np.abs(probabilities - reference)))
     limit = MAX_ABS_DIFF[name]
-    passed = (limit is None or max_diff <= limit) and (
-        reference_accuracy - accuracy <= MAX_ACCURACY_DROP
-    ) and bool(np.all(outputs["classes"] == np.argmax(probabilities, axis=-1)))
+    passed = (
+        (limit is None or max_diff <= limit)
+        and (reference_accuracy - accuracy <= MAX_ACCURACY_DROP)
+        and bool(np.all(outputs["classes"] == np.argmax(probabilities, axis=-1)))
+    )
     return {
         **extra,
         "max_abs_diff": max_diff,
@@ -108,7 +121,8 @@ def export_classifier(
     unknown = sorted(set(quantizations) - set(QUANTIZATIONS))
     if unknown or ("tflite" in formats and not quantizations):
         raise ValueError(
-            f"quantizations must be a non-empty subset of {QUANTIZATIONS}, got {list(quantizations)}"
+            f"quantizations must be a non-empty subset of {QUANTIZATIONS}, "
+            f"got {list(quantizations)}"
         )
     images = np.asarray(images)
     if images.dtype != np.uint8 or images.ndim != 4:
@@ -131,7 +145,11 @@ def export_classifier(
             serve = tf.saved_model.load(saved_model_dir).signatures[SERVING_KEY]
             outputs = _batched(lambda x: serve(images=tf.constant(x)), images, batch_size)
             report["formats"]["saved_model"] = _check(
-                "saved_model", outputs, reference, labels, reference_accuracy,
+                "saved_model",
+                outputs,
+                reference,
+                labels,
+                reference_accuracy,
                 {"file": "saved_model", "size_bytes": _size(saved_model_dir)},
             )
         if "tflite" in formats:
@@ -144,7 +162,11 @@ def export_classifier(
                 ops = check_builtin_ops(tflite, filename)
                 outputs = _batched(lambda x, m=tflite: m(images=x), images, batch_size)
                 report["formats"][quantization] = _check(
-                    quantization, outputs, reference, labels, reference_accuracy,
+                    quantization,
+                    outputs,
+                    reference,
+                    labels,
+                    reference_accuracy,
                     {"file": filename, "size_bytes": len(content), "ops": ops},
                 )
         if "saved_model" not in formats:

@@ -21,10 +21,14 @@ def export_classifier_saved_model(
         and ``classes``, int64 ``[batch]`` (their argmax).
 
     The SavedModel needs only TensorFlow to load: the Keras model is traced into plain graphs.
+    Inputs of the wrong dtype or shape fail with ``InvalidArgumentError``.
     """
     spec = tf.TensorSpec([None, *image_shape], tf.uint8, name="images")
 
     def serve(images):
+        # A loaded signature checks the dtype but not the shape: without this a wrongly sized
+        # image is silently computed on (or crashes a kernel). EnsureShape fails cleanly.
+        images = tf.ensure_shape(images, spec.shape)
         logits = model(tf.cast(images, tf.float32), training=False)
         probabilities = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
         return {

@@ -13,6 +13,7 @@ Conversions use ``tf.lite.TFLiteConverter.from_saved_model`` with builtin ops on
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -54,7 +55,10 @@ def convert_saved_model(
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    return converter.convert()
+    with warnings.catch_warnings():
+        # int8 calibration runs TF's own (deprecated) interpreter internally; not our call.
+        warnings.filterwarnings("ignore", message=r".*tf\.lite\.Interpreter is deprecated")
+        return converter.convert()
 
 
 class TFLiteModel:

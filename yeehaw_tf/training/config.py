@@ -52,7 +52,13 @@ class TrainConfig:
         _choice("loop", self.loop, LOOPS)
         _choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
-        for name in ("batch_size", "epochs", "checkpoint_every", "steps_per_loop", "num_cpu_devices"):
+        for name in (
+            "batch_size",
+            "epochs",
+            "checkpoint_every",
+            "steps_per_loop",
+            "num_cpu_devices",
+        ):
             _positive(name, getattr(self, name))
         if self.train_steps is not None:
             _positive("train_steps", self.train_steps)

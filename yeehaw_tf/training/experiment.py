@@ -153,7 +153,7 @@ def run_experiment(config: TrainConfig, verbose: int = 1) -> dict:
 
     summary = {
         "workdir": os.path.abspath(config.workdir),
-        "steps": int(trainer.step),
+        "steps": int(trainer.step.numpy()),
         "train": train_results,
         "test": evaluation,
         "parameters": int(model.count_params()),
@@ -201,7 +201,9 @@ def export_workdir(
         raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
     task = ClassificationTask.from_dict(record["task"])
     model = task.build_model()
-    tf.train.Checkpoint(model=model).restore(checkpoint).expect_partial().assert_existing_objects_matched()
+    tf.train.Checkpoint(model=model).restore(
+        checkpoint
+    ).expect_partial().assert_existing_objects_matched()
     train = record["train"]
     data = load_classification(train["dataset"], data_dir or train["data_dir"])
     images, labels = as_arrays(data.test)

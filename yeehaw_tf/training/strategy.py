@@ -78,6 +78,7 @@ def writable_dir(path: str, strategy: tf.distribute.Strategy) -> str:
         return path
     resolver = strategy.extended._cluster_resolver
     return os.path.join(
-        tempfile.gettempdir(), f"yeehaw_tf_{resolver.task_type}{resolver.task_id}_{os.getpid()}",
+        tempfile.gettempdir(),
+        f"yeehaw_tf_{resolver.task_type}{resolver.task_id}_{os.getpid()}",
         os.path.basename(os.path.normpath(path)),
     )

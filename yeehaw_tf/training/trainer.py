@@ -120,7 +120,17 @@ class Trainer:
             )
         else:
             self._train_writer = self._eval_writer = tf.summary.create_noop_writer()
-        self._gradients = tf.function(self._loss_and_gradients, jit_compile=self.jit_compile)
+        # XLA compiles only the forward and backward pass: the optimizer's cross-replica
+        # all-reduce stays outside. A nested tf.function cannot hold a synchronisation point, so
+        # jit_compile does not combine with synchronized BatchNormalization under distribution.
+        self._gradients = (
+            tf.function(self._loss_and_gradients, jit_compile=True)
+            if self.jit_compile
+            else self._loss_and_gradients
+        )
+        self.restored_path: str | None = None
+        self._resumed = False
+        self._iterator_state: tuple = (None, None, -1)
         self._train_loop = tf.function(self._train_loop_fn)
         self._eval_loop = tf.function(self._eval_loop_fn)
 
@@ -139,7 +149,7 @@ class Trainer:
     def _replica_train_step(self, batch):
         images, labels = batch
         _, per_example, outputs, grads = self._gradients(images, labels)
-        self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
+        self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
         self.train_loss.update_state(per_example)
         for metric in self.train_metrics:
             metric.update_state(labels, outputs)
@@ -170,11 +180,14 @@ class Trainer:
         for path in reversed(self.manager.checkpoints):
             try:
                 self.checkpoint.restore(path).assert_existing_objects_matched()
-            except (tf.errors.OpError, ValueError, AssertionError) as e:
-                logging.warning("checkpoint %s is unreadable (%s); trying the previous one", path, e)
+            except Exception as e:  # noqa: BLE001 - any failure to read means: try the previous one
+                logging.warning(
+                    "checkpoint %s is unreadable (%s); trying the previous one", path, e
+                )
                 continue
-            logging.info("restored %s at step %d", path, int(self.step))
-            return int(self.step)
+            self.restored_path = path
+            logging.info("restored %s at step %d", path, int(self.step.numpy()))
+            return int(self.step.numpy())
         if self.manager.checkpoints:
             raise RuntimeError(
                 f"no checkpoint in {self.checkpoint_dir} could be read; move the directory away "
@@ -182,12 +195,31 @@ class Trainer:
             )
         return 0
 
+    def _resume_once(self, verbose: int) -> int:
+        """Restores from the checkpoints on the first call; later calls continue in memory."""
+        if not self._resumed:
+            self._resumed = True
+            start = self.restore()
+            if start and verbose:
+                print(f"resumed from {self.restored_path} at step {start}", flush=True)
+        return int(self.step.numpy())
+
+    def _iterator_at(self, dataset: tf.data.Dataset, step: int):
+        """An iterator over ``dataset`` positioned after ``step`` batches: the previous call's
+        iterator when it is the same dataset and got that far, else a new one that skips them."""
+        previous, iterator, position = self._iterator_state
+        if previous is dataset and position == step:
+            return iterator
+        return iter(self._distribute(dataset.skip(step)))
+
     def save(self) -> str:
-        return self.manager.save(checkpoint_number=int(self.step))
+        return self.manager.save(checkpoint_number=int(self.step.numpy()))
 
     def _distribute(self, dataset: tf.data.Dataset):
         options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA
+        )
         return self.strategy.experimental_distribute_dataset(dataset.with_options(options))
 
     # ----------------------------------------------------------------------------- drivers
@@ -207,8 +239,8 @@ class Trainer:
         """
         if total_steps < 1:
             raise ValueError(f"total_steps must be a positive integer, got {total_steps}")
-        start = self.restore()
-        iterator = iter(self._distribute(dataset.skip(start)))
+        start = self._resume_once(verbose)
+        iterator = self._iterator_at(dataset, start)
         progbar = keras.utils.Progbar(total_steps, verbose=verbose, unit_name="step")
         results: dict = {}
         step = start
@@ -220,13 +252,14 @@ class Trainer:
             began = time.perf_counter()
             self._train_loop(iterator, tf.constant(num_steps, dtype=tf.int32))
             results = self._results(self.train_loss, self.train_metrics)
-            step = int(self.step)
+            step = int(self.step.numpy())
             seconds = time.perf_counter() - began
             results["steps_per_second"] = num_steps / max(seconds, 1e-9)
             self._write_summaries(self._train_writer, results, step)
             progbar.update(step, [(k, v) for k, v in results.items()], finalize=step == total_steps)
             if step % self.checkpoint_every == 0 or step == total_steps:
                 self.save()
+        self._iterator_state = (dataset, iterator, step)
         return results
 
     def evaluate(self, dataset: tf.data.Dataset) -> dict:
@@ -235,7 +268,7 @@ class Trainer:
             metric.reset_state()
         self._eval_loop(self._distribute(dataset))
         results = self._results(self.eval_loss, self.eval_metrics)
-        self._write_summaries(self._eval_writer, results, int(self.step))
+        self._write_summaries(self._eval_writer, results, int(self.step.numpy()))
         return results
 
     def fit(self, dataset: tf.data.Dataset, total_steps: int, verbose: int = 1) -> dict:
@@ -247,7 +280,7 @@ class Trainer:
             )
         if total_steps < 1:
             raise ValueError(f"total_steps must be a positive integer, got {total_steps}")
-        start = self.restore()
+        start = self._resume_once(verbose)
         if start >= total_steps:
             return {}
         with self.strategy.scope():
@@ -262,6 +295,7 @@ class Trainer:
             epochs=1,
             steps_per_epoch=total_steps - start,
             callbacks=[_StepCheckpoint(self)],
+            shuffle=False,  # the dataset is already shuffled, by its seed
             verbose=verbose,
         )
         self.save()
@@ -297,5 +331,5 @@ class _StepCheckpoint(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         trainer = self._trainer
         trainer.step.assign_add(1)
-        if int(trainer.step) % trainer.checkpoint_every == 0:
+        if int(trainer.step.numpy()) % trainer.checkpoint_every == 0:
             trainer.save()

@@ -19,7 +19,7 @@ def _conv_bn(x, filters: int, kernel: int, stride: int, name: str, relu: bool = 
     x = keras.layers.Conv2D(
         filters, kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_conv"
     )(x)
-    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = keras.layers.BatchNormalization(synchronized=True, name=f"{name}_bn")(x)
     return keras.layers.ReLU(name=f"{name}_relu")(x) if relu else x
 
 
@@ -43,7 +43,9 @@ def small_resnet(
     """Builds the network: a 3x3 stem, ``len(widths)`` stages (each after the first halves the
     resolution), global average pooling and a linear classifier producing logits.
 
-    With the defaults on 8x8x1 inputs and 10 classes it has 693,258 parameters.
+    With the defaults on 8x8x1 inputs and 10 classes it has 309,418 parameters (307,370
+    trainable). Batch normalisation is synchronized across replicas, so training under
+    ``MirroredStrategy`` equals training on one device with the same global batch.
     """
     check_classifier_args(num_classes, input_shape, min_size=2 ** (len(widths) - 1))
     if not widths or any(int(w) < 1 for w in widths):

@@ -1,0 +1,155 @@
+"""train.py and python -m export, run as a user would, in subprocesses."""
+
+import glob
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.helpers import run_cli
+
+
+def _train(workdir, data_dir, *extra):
+    return run_cli(
+        "train.py",
+        f"--workdir={workdir}",
+        f"--data_dir={data_dir}",
+        "--train_steps=40",
+        "--checkpoint_every=20",
+        "--steps_per_loop=10",
+        *extra,
+    )
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, data_dir):
+    workdir = str(tmp_path_factory.mktemp("cli") / "run")
+    result = _train(workdir, data_dir, "--quantize=float32", "--quantize=int8")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir, result
+
+
+def test_train_writes_checkpoints_logs_exports_and_a_summary(run):
+    workdir, result = run
+    assert "test accuracy" in result.stdout and "parameters" in result.stdout
+    assert "model_int8.tflite" in result.stdout and "FAILED" not in result.stdout
+    assert tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")).endswith("ckpt-40")
+    assert glob.glob(os.path.join(workdir, "tensorboard", "train", "events.out.tfevents.*"))
+    assert glob.glob(os.path.join(workdir, "tensorboard", "eval", "events.out.tfevents.*"))
+    with open(os.path.join(workdir, "export", "report.json")) as f:
+        report = json.load(f)
+    assert set(report["formats"]) == {"saved_model", "float32", "int8"}
+    assert all(row["passed"] for row in report["formats"].values())
+    assert sorted(os.listdir(os.path.join(workdir, "export"))) == [
+        "model_float32.tflite",
+        "model_int8.tflite",
+        "report.json",
+        "saved_model",
+    ]
+
+
+def test_rerunning_the_same_command_resumes(run, data_dir):
+    workdir, _ = run
+    result = _train(workdir, data_dir, "--train_steps=50", "--noexport")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "resumed from" in result.stdout and "ckpt-40" in result.stdout
+    assert tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")).endswith("ckpt-50")
+
+
+def test_export_cli_reexports_from_the_checkpoint(run):
+    workdir, _ = run
+    result = run_cli(
+        "-m", "export", f"--workdir={workdir}", "--quantize=float32", "--formats=tflite"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(os.listdir(os.path.join(workdir, "export"))) == [
+        "model_float32.tflite",
+        "report.json",
+    ]
+
+
+def test_a_different_run_in_the_same_workdir_is_refused(run, data_dir):
+    workdir, _ = run
+    result = _train(workdir, data_dir, "--seed=7")
+    assert result.returncode != 0
+    assert "different run" in result.stderr and "seed" in result.stderr
+
+
+def test_export_without_a_checkpoint_fails_cleanly_and_writes_nothing(tmp_path):
+    result = run_cli("-m", "export", f"--workdir={tmp_path}")
+    assert result.returncode != 0
+    assert "holds no run" in result.stderr
+    assert os.listdir(tmp_path) == []
+    (tmp_path / "config.json").write_text("{}")
+    result = run_cli("-m", "export", f"--workdir={tmp_path}")
+    assert result.returncode != 0 and "no checkpoint" in result.stderr
+    assert os.listdir(tmp_path) == ["config.json"]
+
+
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        ("--model=resnet9000", "valid names: small_resnet"),
+        ("--dataset=imagenet21k", "valid names: digits, shapes"),
+        ("--task=captioning", "valid names: classification"),
+        ("--batch_size=0", "batch_size"),
+        ("--train_steps=-5", "train_steps"),
+        ("--loop=jax", "loop"),
+    ],
+)
+def test_bad_flags_fail_before_training_with_a_clear_message(flag, message, tmp_path):
+    result = run_cli("train.py", flag, f"--workdir={tmp_path / 'w'}")
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not os.path.exists(tmp_path / "w")
+
+
+def test_help_documents_every_flag():
+    result = run_cli("train.py", "--helpfull")
+    for flag in (
+        "task",
+        "model",
+        "dataset",
+        "data_dir",
+        "workdir",
+        "batch_size",
+        "train_steps",
+        "epochs",
+        "checkpoint_every",
+        "seed",
+        "deterministic",
+        "loop",
+        "num_cpu_devices",
+        "mixed_precision",
+        "jit_compile",
+    ):
+        assert f"--{flag}" in result.stdout or f"--[no]{flag}" in result.stdout, flag
+
+
+@pytest.mark.slow
+def test_main_job_reaches_the_promised_accuracy_and_exports(tmp_path, data_dir):
+    """`python train.py` with its defaults: >= 0.97 test accuracy, all exports within limits."""
+    workdir = str(tmp_path / "main")
+    result = run_cli("train.py", f"--workdir={workdir}", f"--data_dir={data_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(os.path.join(workdir, "export", "report.json")) as f:
+        report = json.load(f)
+    assert report["keras"]["accuracy"] >= 0.97
+    for name in ("saved_model", "float32", "float16", "dynamic", "int8"):
+        row = report["formats"][name]
+        assert row["passed"], (name, row)
+        assert report["keras"]["accuracy"] - row["accuracy"] <= 0.01
+    assert report["formats"]["float32"]["max_abs_diff"] < 1e-5
+    assert np.isfinite(report["formats"]["int8"]["max_abs_diff"])
+
+
+@pytest.mark.slow
+def test_two_cpu_devices_and_fit_loop_train_from_the_cli(tmp_path, data_dir):
+    for extra in (["--num_cpu_devices=2"], ["--loop=fit"], ["--mixed_precision=bfloat16"]):
+        workdir = str(tmp_path / extra[0].split("=")[1])
+        result = _train(workdir, data_dir, "--train_steps=20", "--quantize=float32", *extra)
+        assert result.returncode == 0, (extra, result.stderr[-3000:])
+        assert "test accuracy" in result.stdout

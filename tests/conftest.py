@@ -1,0 +1,39 @@
+"""Test set-up: quiet TF, two logical CPU devices (for MirroredStrategy tests), shared data."""
+
+from __future__ import annotations
+
+import os
+
+# Hide TF's C++ start-up chatter (CPU features, the failed CUDA probe on machines without a GPU).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tensorflow_datasets as tfds  # noqa: E402
+
+# Logical devices can only be configured before TensorFlow initialises its runtime, so it is
+# done once here, at import. Tests that do not distribute run on the first device as usual.
+_cpus = tf.config.list_physical_devices("CPU")
+tf.config.set_logical_device_configuration(
+    _cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+)
+tfds.disable_progress_bar()
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    keras.utils.set_random_seed(0)
+    yield
+    keras.mixed_precision.set_dtype_policy("float32")
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory) -> str:
+    """A TFDS data dir with `digits` and `shapes/tiny` prepared (offline, seconds)."""
+    from yeehaw_tf.data import load_classification
+
+    path = str(tmp_path_factory.mktemp("tensorflow_datasets"))
+    load_classification("digits", path)
+    load_classification("shapes/tiny", path)
+    return path

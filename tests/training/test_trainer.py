@@ -1,0 +1,174 @@
+import glob
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.helpers import STEP_ATOL, run_cli
+from yeehaw_tf.models.classification.small_resnet import small_resnet
+from yeehaw_tf.training import Trainer
+
+
+def _data(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 3, n)
+    images = rng.normal(size=(n, 8, 8, 1)).astype(np.float32) + labels[:, None, None, None]
+    return images, labels
+
+
+def _trainer(workdir, strategy=None, optimizer=None, **kwargs):
+    def build():
+        keras.utils.set_random_seed(1)  # the same initial weights every time
+        return small_resnet(3, (8, 8, 1), widths=(8, 16))
+
+    return Trainer(
+        build_model=build,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        build_metrics=lambda: [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        build_optimizer=optimizer or (lambda: keras.optimizers.SGD(0.05, momentum=0.9)),
+        workdir=str(workdir),
+        strategy=strategy,
+        **kwargs,
+    )
+
+
+def _batches(batch_size=16, n=64):
+    images, labels = _data(n)
+    return (
+        tf.data.Dataset.from_tensor_slices((images, labels))
+        .batch(batch_size, drop_remainder=True)
+        .repeat()
+    )
+
+
+def _weights(model):
+    return [np.array(w) for w in model.weights]
+
+
+def test_loss_falls_on_tiny_data(tmp_path):
+    trainer = _trainer(tmp_path, steps_per_loop=5, checkpoint_every=40)
+    first = trainer.train(_batches(), 5, verbose=0)["loss"]
+    last = trainer.train(_batches().skip(5), 40, verbose=0)
+    assert last["loss"] < 0.5 * first
+    assert last["accuracy"] > 0.9
+
+
+def test_custom_loop_step_equals_fit_step(tmp_path):
+    custom = _trainer(tmp_path / "custom")
+    fitted = _trainer(tmp_path / "fit")
+    for a, b in zip(_weights(custom.model), _weights(fitted.model), strict=True):
+        np.testing.assert_array_equal(a, b)
+    custom.train(_batches(), 1, verbose=0)
+    fitted.fit(_batches(), 1, verbose=0)
+    before = _weights(_trainer(tmp_path / "fresh").model)
+    for a, b in zip(_weights(custom.model), _weights(fitted.model), strict=True):
+        np.testing.assert_allclose(a, b, atol=STEP_ATOL)
+    assert any(not np.allclose(a, w0) for a, w0 in zip(_weights(custom.model), before, strict=True))
+    assert int(custom.step.numpy()) == int(fitted.step.numpy()) == 1
+
+
+def test_two_replicas_equal_one_device_on_the_same_global_batch(tmp_path):
+    single = _trainer(tmp_path / "one", steps_per_loop=2)
+    mirrored = _trainer(
+        tmp_path / "two",
+        strategy=tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
+        steps_per_loop=2,
+    )
+    assert mirrored.strategy.num_replicas_in_sync == 2
+    single.train(_batches(), 4, verbose=0)
+    mirrored.train(_batches(), 4, verbose=0)
+    for a, b in zip(_weights(single.model), _weights(mirrored.model), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    # evaluation aggregates across replicas, including a last batch smaller than the replicas
+    images, labels = _data(37, seed=5)
+    test = tf.data.Dataset.from_tensor_slices((images, labels)).batch(8)
+    one, two = single.evaluate(test), mirrored.evaluate(test)
+    assert one["accuracy"] == pytest.approx(two["accuracy"], abs=1e-6)
+    assert one["loss"] == pytest.approx(two["loss"], rel=1e-4)
+    logits = single.model(images, training=False)
+    assert one["accuracy"] == pytest.approx(float(np.mean(np.argmax(logits, -1) == labels)))
+
+
+def test_fit_runs_under_mirrored_strategy_and_refuses_multi_worker(tmp_path):
+    mirrored = _trainer(
+        tmp_path / "m", strategy=tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    )
+    mirrored.fit(_batches(), 2, verbose=0)
+    assert int(mirrored.step.numpy()) == 2
+
+
+def test_checkpoints_resume_the_step_count(tmp_path):
+    trainer = _trainer(tmp_path, checkpoint_every=3, steps_per_loop=2)
+    trainer.train(_batches(), 7, verbose=0)
+    saved = sorted(int(p.rsplit("-", 1)[1]) for p in trainer.manager.checkpoints)
+    assert saved == [3, 6, 7]
+    resumed = _trainer(tmp_path, checkpoint_every=3)
+    assert resumed.restore() == 7
+    for a, b in zip(_weights(trainer.model), _weights(resumed.model), strict=True):
+        np.testing.assert_array_equal(a, b)
+    resumed.train(_batches(), 9, verbose=0)
+    assert int(resumed.step.numpy()) == 9
+
+
+def test_unreadable_newest_checkpoint_falls_back_to_the_previous(tmp_path, caplog):
+    trainer = _trainer(tmp_path, checkpoint_every=2)
+    trainer.train(_batches(), 4, verbose=0)
+    for path in glob.glob(str(tmp_path / "checkpoints" / "ckpt-4.data-*")):
+        with open(path, "r+b") as f:
+            f.truncate(16)
+    resumed = _trainer(tmp_path, checkpoint_every=2)
+    assert resumed.restore() == 2
+    assert "unreadable" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"checkpoint_every": 0}, "checkpoint_every"),
+        ({"steps_per_loop": -1}, "steps_per_loop"),
+    ],
+)
+def test_bad_arguments_are_named(tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        _trainer(tmp_path, **kwargs)
+
+
+def test_loss_must_be_a_keras_loss(tmp_path):
+    with pytest.raises(ValueError, match="loss"):
+        Trainer(
+            build_model=lambda: small_resnet(3, (8, 8, 1)),
+            loss=lambda y, p: p,
+            build_metrics=list,
+            build_optimizer=keras.optimizers.SGD,
+            workdir=str(tmp_path),
+        )
+
+
+_RESUME_SCRIPT = """
+import os, sys, keras, numpy as np, tensorflow as tf
+sys.path.insert(0, os.getcwd())
+from tests.training.test_trainer import _trainer, _batches, _weights
+keras.utils.set_random_seed(0)
+tf.config.experimental.enable_op_determinism()
+root = sys.argv[1]
+adam = lambda: keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(1e-2, 12))
+whole = _trainer(os.path.join(root, "whole"), optimizer=adam, checkpoint_every=4, steps_per_loop=3)
+whole.train(_batches(), 12, verbose=0)
+first = _trainer(os.path.join(root, "split"), optimizer=adam, checkpoint_every=4, steps_per_loop=3)
+first.train(_batches(), 8, verbose=0)
+second = _trainer(os.path.join(root, "split"), optimizer=adam, checkpoint_every=4, steps_per_loop=3)
+second.train(_batches(), 12, verbose=0)
+assert int(second.step.numpy()) == 12
+for a, b in zip(_weights(whole.model), _weights(second.model)):
+    assert np.array_equal(a, b), np.abs(a - b).max()
+for a, b in zip(whole.optimizer.variables, second.optimizer.variables):
+    assert np.array_equal(np.array(a), np.array(b))
+print("BIT-IDENTICAL")
+"""
+
+
+def test_deterministic_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
+    result = run_cli("-c", _RESUME_SCRIPT, str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "BIT-IDENTICAL" in result.stdout
