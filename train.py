@@ -9,14 +9,17 @@ from __future__ import annotations
 import os
 import sys
 
-from absl import app, flags, logging
+# TensorFlow's C++ INFO/WARNING start-up lines drown the progress bar; errors still show.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from yeehaw_tf.data.datasets import dataset_names
-from yeehaw_tf.export.classifier import FORMATS
-from yeehaw_tf.export.tflite import QUANTIZATIONS
-from yeehaw_tf.models.registry import classifier_names
-from yeehaw_tf.training.config import LOOPS, MIXED_PRECISION, OPTIMIZERS
-from yeehaw_tf.training.tasks import task_names
+from absl import app, flags, logging  # noqa: E402
+
+from yeehaw_tf.data.datasets import dataset_names  # noqa: E402
+from yeehaw_tf.export.classifier import FORMATS  # noqa: E402
+from yeehaw_tf.export.tflite import QUANTIZATIONS  # noqa: E402
+from yeehaw_tf.models.registry import classifier_names  # noqa: E402
+from yeehaw_tf.training.config import LOOPS, MIXED_PRECISION, OPTIMIZERS  # noqa: E402
+from yeehaw_tf.training.tasks import task_names  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("task", "classification", f"What to train: one of {', '.join(task_names())}.")

@@ -8,12 +8,16 @@ if the workdir has no run or no checkpoint, or if an export misses its parity li
 
 from __future__ import annotations
 
+import os
 import sys
 
-from absl import app, flags, logging
+# TensorFlow's C++ INFO/WARNING start-up lines drown the progress bar; errors still show.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from yeehaw_tf.export.classifier import FORMATS
-from yeehaw_tf.export.tflite import QUANTIZATIONS
+from absl import app, flags, logging  # noqa: E402
+
+from yeehaw_tf.export.classifier import FORMATS  # noqa: E402
+from yeehaw_tf.export.tflite import QUANTIZATIONS  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "The run's workdir (as given to train.py).", required=True)

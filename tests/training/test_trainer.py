@@ -99,12 +99,13 @@ def test_fit_runs_under_mirrored_strategy_and_refuses_multi_worker(tmp_path):
 
 
 def test_checkpoints_resume_the_step_count(tmp_path):
-    trainer = _trainer(tmp_path, checkpoint_every=3, steps_per_loop=2)
+    trainer = _trainer(tmp_path, checkpoint_every=3, steps_per_loop=2, steps_per_epoch=2)
     trainer.train(_batches(), 7, verbose=0)
     saved = sorted(int(p.rsplit("-", 1)[1]) for p in trainer.manager.checkpoints)
     assert saved == [3, 6, 7]
     resumed = _trainer(tmp_path, checkpoint_every=3)
     assert resumed.restore() == 7
+    assert int(resumed.epoch.numpy()) == 3  # steps_per_epoch=2 below: the counter is restored
     for a, b in zip(_weights(trainer.model), _weights(resumed.model), strict=True):
         np.testing.assert_array_equal(a, b)
     resumed.train(_batches(), 9, verbose=0)

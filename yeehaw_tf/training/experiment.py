@@ -104,7 +104,6 @@ def run_experiment(config: TrainConfig, verbose: int = 1) -> dict:
     Re-running with the same workdir resumes from its latest checkpoint.
     """
     began = time.perf_counter()
-    seed_everything(config.seed, config.deterministic)
     strategy = make_strategy(config.num_cpu_devices)
     if config.loop == "fit" and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         raise ValueError(
@@ -128,6 +127,9 @@ def run_experiment(config: TrainConfig, verbose: int = 1) -> dict:
         record = {"train": config.to_dict(), "task": task.to_dict(), "total_steps": total_steps}
         atomic_write_text(os.path.join(config.workdir, CONFIG_FILE), json.dumps(record, indent=2))
 
+    # Seed after the data is ready: preparing a dataset in this process consumes Python's random
+    # state, which Keras's default seeds are drawn from; the run must not depend on that.
+    seed_everything(config.seed, config.deterministic)
     with dtype_policy(config.mixed_precision):
         trainer = Trainer(
             build_model=task.build_model,
@@ -138,6 +140,7 @@ def run_experiment(config: TrainConfig, verbose: int = 1) -> dict:
             strategy=strategy,
             checkpoint_every=config.checkpoint_every,
             steps_per_loop=config.steps_per_loop,
+            steps_per_epoch=max(1, data.num_train // config.batch_size),
             jit_compile=config.jit_compile,
         )
         train_ds = classification_pipeline(

@@ -53,6 +53,8 @@ class Trainer:
         steps_per_loop: steps run inside one ``tf.function`` call before control returns to
             Python for logging (fewer Python round trips; checkpoints still land on multiples of
             ``checkpoint_every``).
+        steps_per_epoch: if given, the checkpointed ``epoch`` counter is ``step //
+            steps_per_epoch`` and the progress bar shows it.
         jit_compile: XLA-compile the forward and backward pass. ``None``: on when a GPU is
             present (on CPU, XLA measured slower).
     """
@@ -69,12 +71,14 @@ class Trainer:
         checkpoint_every: int = 100,
         max_to_keep: int = 3,
         steps_per_loop: int = 50,
+        steps_per_epoch: int | None = None,
         jit_compile: bool | None = None,
     ):
         for name, value in (
             ("checkpoint_every", checkpoint_every),
             ("max_to_keep", max_to_keep),
             ("steps_per_loop", steps_per_loop),
+            ("steps_per_epoch", 1 if steps_per_epoch is None else steps_per_epoch),
         ):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"Trainer: {name} must be a positive integer, got {value!r}")
@@ -84,6 +88,7 @@ class Trainer:
         self.workdir = workdir
         self.checkpoint_every = checkpoint_every
         self.steps_per_loop = steps_per_loop
+        self.steps_per_epoch = steps_per_epoch
         self.jit_compile = _default_jit_compile() if jit_compile is None else bool(jit_compile)
         self.loss = loss
         self._per_example_loss = _per_example(loss)
@@ -103,9 +108,10 @@ class Trainer:
             self.train_metrics = build_metrics()
             self.eval_metrics = build_metrics()
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+            self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
 
         self.checkpoint = tf.train.Checkpoint(
-            model=self.model, optimizer=self.optimizer, step=self.step
+            model=self.model, optimizer=self.optimizer, step=self.step, epoch=self.epoch
         )
         self.checkpoint_dir = writable_dir(os.path.join(workdir, "checkpoints"), self.strategy)
         self.manager = tf.train.CheckpointManager(
@@ -241,6 +247,7 @@ class Trainer:
             raise ValueError(f"total_steps must be a positive integer, got {total_steps}")
         start = self._resume_once(verbose)
         iterator = self._iterator_at(dataset, start)
+        batch_size = tf.nest.flatten(dataset.element_spec)[0].shape[0]  # None if not static
         progbar = keras.utils.Progbar(total_steps, verbose=verbose, unit_name="step")
         results: dict = {}
         step = start
@@ -255,7 +262,13 @@ class Trainer:
             step = int(self.step.numpy())
             seconds = time.perf_counter() - began
             results["steps_per_second"] = num_steps / max(seconds, 1e-9)
+            if batch_size:
+                results["examples_per_second"] = results["steps_per_second"] * batch_size
+            if self.steps_per_epoch:
+                self.epoch.assign(step // self.steps_per_epoch)
+                results["epoch"] = step // self.steps_per_epoch
             self._write_summaries(self._train_writer, results, step)
+            progbar.stateful_metrics.update(results)  # show each interval's values, not means
             progbar.update(step, [(k, v) for k, v in results.items()], finalize=step == total_steps)
             if step % self.checkpoint_every == 0 or step == total_steps:
                 self.save()
@@ -331,5 +344,8 @@ class _StepCheckpoint(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         trainer = self._trainer
         trainer.step.assign_add(1)
-        if int(trainer.step.numpy()) % trainer.checkpoint_every == 0:
+        step = int(trainer.step.numpy())
+        if trainer.steps_per_epoch:
+            trainer.epoch.assign(step // trainer.steps_per_epoch)
+        if step % trainer.checkpoint_every == 0:
             trainer.save()
