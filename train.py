@@ -104,30 +104,34 @@ def main(argv):
         "runs", f"{FLAGS.task}_{FLAGS.model}_{FLAGS.dataset.replace('/', '-')}"
     )
     print(f"workdir: {os.path.abspath(workdir)}", flush=True)
-    config = TrainConfig(
-        workdir=workdir,
-        task=FLAGS.task,
-        model=FLAGS.model,
-        dataset=FLAGS.dataset,
-        data_dir=FLAGS.data_dir,
-        batch_size=FLAGS.batch_size,
-        train_steps=FLAGS.train_steps,
-        epochs=FLAGS.epochs,
-        optimizer=FLAGS.optimizer,
-        learning_rate=FLAGS.learning_rate,
-        checkpoint_every=FLAGS.checkpoint_every,
-        steps_per_loop=FLAGS.steps_per_loop,
-        seed=FLAGS.seed,
-        deterministic=FLAGS.deterministic,
-        loop=FLAGS.loop,
-        num_cpu_devices=FLAGS.num_cpu_devices,
-        mixed_precision=FLAGS.mixed_precision,
-        jit_compile=FLAGS.jit_compile,
-        export=FLAGS.export,
-        formats=tuple(FLAGS.formats),
-        quantize=tuple(FLAGS.quantize),
-    )
-    summary = run_experiment(config, verbose=1)
+    try:
+        config = TrainConfig(
+            workdir=workdir,
+            task=FLAGS.task,
+            model=FLAGS.model,
+            dataset=FLAGS.dataset,
+            data_dir=FLAGS.data_dir,
+            batch_size=FLAGS.batch_size,
+            train_steps=FLAGS.train_steps,
+            epochs=FLAGS.epochs,
+            optimizer=FLAGS.optimizer,
+            learning_rate=FLAGS.learning_rate,
+            checkpoint_every=FLAGS.checkpoint_every,
+            steps_per_loop=FLAGS.steps_per_loop,
+            seed=FLAGS.seed,
+            deterministic=FLAGS.deterministic,
+            loop=FLAGS.loop,
+            num_cpu_devices=FLAGS.num_cpu_devices,
+            mixed_precision=FLAGS.mixed_precision,
+            jit_compile=FLAGS.jit_compile,
+            export=FLAGS.export,
+            formats=tuple(FLAGS.formats),
+            quantize=tuple(FLAGS.quantize),
+        )
+        summary = run_experiment(config, verbose=1)
+    except ValueError as e:  # a bad configuration, found before training: no traceback
+        print(f"train.py: error: {e}", file=sys.stderr)
+        return 1
     print(format_summary(summary), flush=True)
     return 0
 

@@ -75,6 +75,7 @@ def test_a_different_run_in_the_same_workdir_is_refused(run, data_dir):
     result = _train(workdir, data_dir, "--seed=7")
     assert result.returncode != 0
     assert "different run" in result.stderr and "seed" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_export_without_a_checkpoint_fails_cleanly_and_writes_nothing(tmp_path):
@@ -153,3 +154,75 @@ def test_two_cpu_devices_and_fit_loop_train_from_the_cli(tmp_path, data_dir):
         result = _train(workdir, data_dir, "--train_steps=20", "--quantize=float32", *extra)
         assert result.returncode == 0, (extra, result.stderr[-3000:])
         assert "test accuracy" in result.stdout
+
+
+def _free_ports(n):
+    import socket
+
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _tf_config(ports, index):
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    return json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+
+
+@pytest.mark.slow
+def test_two_workers_train_like_one_process_and_only_the_chief_writes(tmp_path, data_dir):
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+
+    args = [
+        "train.py",
+        f"--workdir={tmp_path / 'multi'}",
+        f"--data_dir={data_dir}",
+        "--train_steps=20",
+        "--checkpoint_every=10",
+        "--steps_per_loop=10",
+        "--noexport",
+    ]
+    ports = _free_ports(2)
+    workers = [
+        subprocess.Popen(
+            [sys.executable, *args],
+            cwd=REPO,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_CONFIG": _tf_config(ports, i)},
+        )
+        for i in range(2)
+    ]
+    outputs = [w.communicate(timeout=300) for w in workers]
+    for worker, (out, err) in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0, err[-3000:]
+        assert "(2 replica(s))" in out
+    single = run_cli(*[a.replace("multi", "single") for a in args])
+    assert single.returncode == 0, single.stderr[-3000:]
+
+    def loss(text):
+        return float(next(line for line in text.splitlines() if "test loss" in line).split()[-1])
+
+    # both workers report the same aggregated metrics, equal to one process on the same batches
+    assert loss(outputs[0][0]) == loss(outputs[1][0])
+    assert loss(outputs[0][0]) == pytest.approx(loss(single.stdout), rel=1e-2)
+    assert sorted(os.listdir(tmp_path / "multi" / "checkpoints"))[:2] == [
+        "checkpoint",
+        "ckpt-10.data-00000-of-00001",
+    ]
+
+
+def test_fit_under_multi_worker_is_refused_with_a_pointer_to_the_custom_loop(tmp_path):
+    env = {"TF_CONFIG": _tf_config(_free_ports(2), 0)}
+    result = run_cli("train.py", "--loop=fit", f"--workdir={tmp_path / 'w'}", env=env)
+    assert result.returncode != 0
+    assert "--loop=custom" in result.stderr and "20585" in result.stderr
+    assert "Traceback" not in result.stderr

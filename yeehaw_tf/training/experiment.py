@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import time
 
 import keras
@@ -23,7 +24,7 @@ from yeehaw_tf.export.atomic import atomic_write_text
 from yeehaw_tf.export.classifier import FORMATS, export_classifier
 from yeehaw_tf.export.tflite import QUANTIZATIONS
 from yeehaw_tf.training.config import TrainConfig
-from yeehaw_tf.training.strategy import is_chief, make_strategy
+from yeehaw_tf.training.strategy import cluster_workers, is_chief, make_strategy
 from yeehaw_tf.training.tasks import ClassificationTask
 from yeehaw_tf.training.trainer import Trainer
 
@@ -104,12 +105,12 @@ def run_experiment(config: TrainConfig, verbose: int = 1) -> dict:
     Re-running with the same workdir resumes from its latest checkpoint.
     """
     began = time.perf_counter()
-    strategy = make_strategy(config.num_cpu_devices)
-    if config.loop == "fit" and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    if config.loop == "fit" and cluster_workers() > 1:
         raise ValueError(
             "--loop=fit cannot run under MultiWorkerMirroredStrategy (Keras fit fails there, "
             "keras-team/keras#20585); use --loop=custom, which supports multi-worker training"
         )
+    strategy = make_strategy(config.num_cpu_devices)
     chief = is_chief(strategy)
     _check_workdir(config.workdir, config)
 
@@ -175,6 +176,8 @@ def run_experiment(config: TrainConfig, verbose: int = 1) -> dict:
             formats=config.formats,
             quantizations=config.quantize,
         )
+    if not chief:  # this worker's checkpoints were written only because saving is collective
+        shutil.rmtree(os.path.dirname(trainer.checkpoint_dir), ignore_errors=True)
     summary["wall_seconds"] = time.perf_counter() - began
     logging.info("run summary: %s", json.dumps(summary, default=str))
     return summary

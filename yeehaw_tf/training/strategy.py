@@ -28,7 +28,8 @@ def configure_cpu_devices(num_devices: int) -> None:
     )
 
 
-def _cluster_workers() -> int:
+def cluster_workers() -> int:
+    """How many workers (chief included) ``TF_CONFIG`` describes; 0 without one."""
     try:
         cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
     except json.JSONDecodeError as e:
@@ -44,7 +45,7 @@ def make_strategy(num_cpu_devices: int = 1) -> tf.distribute.Strategy:
     - ``num_cpu_devices > 1`` (and no GPU): ``MirroredStrategy`` over that many logical CPUs;
     - otherwise the default strategy (one device, no distribution overhead).
     """
-    if _cluster_workers() > 1:
+    if cluster_workers() > 1:
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if len(gpus) > 1:

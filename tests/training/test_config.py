@@ -1,0 +1,41 @@
+import pytest
+
+from yeehaw_tf.training import TrainConfig
+
+
+def test_defaults_are_the_main_job():
+    config = TrainConfig(workdir="w")
+    assert (config.task, config.model, config.dataset) == (
+        "classification",
+        "small_resnet",
+        "digits",
+    )
+    assert config.total_steps(1437) == 30 * (1437 // 64)
+    assert TrainConfig(workdir="w", train_steps=7).total_steps(1437) == 7
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"task": "detection3d"}, "unknown task .* valid names: classification"),
+        ({"model": "nope"}, "unknown model .* valid names"),
+        ({"dataset": "nope"}, "unknown dataset .* valid names"),
+        ({"loop": "jax"}, "loop must be one of custom, fit"),
+        ({"mixed_precision": "int4"}, "mixed_precision"),
+        ({"batch_size": 0}, "batch_size must be a positive integer"),
+        ({"train_steps": -1}, "train_steps"),
+        ({"epochs": 1.5}, "epochs"),
+        ({"learning_rate": 0.0}, "learning_rate"),
+        ({"formats": ("onnx",)}, "formats"),
+        ({"quantize": ("int4",)}, "quantize"),
+        ({"workdir": ""}, "workdir"),
+    ],
+)
+def test_bad_values_are_named(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**{"workdir": "w", **kwargs})
+
+
+def test_a_batch_larger_than_the_data_is_refused():
+    with pytest.raises(ValueError, match="larger than the training split"):
+        TrainConfig(workdir="w", batch_size=128).total_steps(100)
