@@ -48,7 +48,13 @@ flags.DEFINE_integer("checkpoint_every", 200, "Save a checkpoint every N steps."
 flags.DEFINE_integer(
     "steps_per_loop", 50, "Steps per compiled loop call between log lines.", lower_bound=1
 )
-flags.DEFINE_integer("seed", 0, "Seed for Python, NumPy, TensorFlow and the data order.")
+flags.DEFINE_integer(
+    "seed",
+    0,
+    "Seed for Python, NumPy, TensorFlow and the data order.",
+    lower_bound=0,
+    upper_bound=2**32 - 1,
+)
 flags.DEFINE_bool(
     "deterministic", False, "Deterministic TF ops (bit-identical reruns and resumes; slower)."
 )
@@ -94,6 +100,7 @@ def main(argv):
 
     from yeehaw_tf.training import TrainConfig, configure_cpu_devices, format_summary
     from yeehaw_tf.training.experiment import run_experiment
+    from yeehaw_tf.training.trainer import CheckpointError
 
     tfds.disable_progress_bar()
     if not FLAGS["verbosity"].present:  # TF and TFDS log a lot at INFO; --verbosity=0 shows it
@@ -129,11 +136,11 @@ def main(argv):
             quantize=tuple(FLAGS.quantize),
         )
         summary = run_experiment(config, verbose=1)
-    except ValueError as e:  # a bad configuration, found before training: no traceback
+    except (ValueError, CheckpointError) as e:  # found before training: no traceback
         print(f"train.py: error: {e}", file=sys.stderr)
         return 1
     print(format_summary(summary), flush=True)
-    return 0
+    return 1 if "export_error" in summary else 0
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ def main(argv):
             quantize=FLAGS.quantize,
             data_dir=FLAGS.data_dir,
         )
-    except (FileNotFoundError, ExportCheckError) as e:
+    except (FileNotFoundError, ValueError, ExportCheckError) as e:
         print(f"export failed: {e}", file=sys.stderr)
         return 1
     print(format_export_report(report))

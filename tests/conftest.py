@@ -37,3 +37,14 @@ def data_dir(tmp_path_factory) -> str:
     load_classification("digits", path)
     load_classification("shapes/tiny", path)
     return path
+
+
+@pytest.fixture(scope="session")
+def two_replicas() -> tf.distribute.MirroredStrategy:
+    """One MirroredStrategy over the two logical CPUs, shared by every test in the process.
+
+    Separate MirroredStrategy objects in one process reuse collective instance keys; once one
+    has run a cross-replica all-reduce (e.g. synchronized batch norm) another can fail with
+    "Shape mismatch in the collective instance". A real program has one strategy, so do we.
+    """
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])

@@ -1,7 +1,9 @@
-"""The checks every layer gets: config round trip, .keras save/load in safe mode, eager == graph."""
+"""The checks every layer gets: config round trip, .keras save/load in safe mode, eager == graph,
+and a gradient reaching every trainable weight."""
 
 from __future__ import annotations
 
+import inspect
 import os
 
 import keras
@@ -11,14 +13,20 @@ import tensorflow as tf
 from tests.helpers import FLOAT32_ATOL
 
 
-def check_layer(layer: keras.layers.Layer, x: np.ndarray, tmp_path) -> None:
-    expected = keras.ops.convert_to_numpy(layer(x))
+def _numpy(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+def check_layer(layer: keras.layers.Layer, x: np.ndarray, tmp_path, training: bool = False):
+    """Runs the shared contract on ``layer`` with input ``x`` (inference-mode outputs compared,
+    except the gradient check, which runs with ``training``)."""
+    expected = _numpy(layer(x))
 
     clone = type(layer).from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
-    clone.build(x.shape)
+    clone(x)  # builds
     clone.set_weights(layer.get_weights())
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(clone(x)), expected, atol=FLOAT32_ATOL)
+    np.testing.assert_allclose(_numpy(clone(x)), expected, atol=FLOAT32_ATOL)
 
     graph = tf.function(lambda t: layer(t))(tf.constant(x))
     np.testing.assert_allclose(graph.numpy(), expected, atol=FLOAT32_ATOL)
@@ -28,8 +36,28 @@ def check_layer(layer: keras.layers.Layer, x: np.ndarray, tmp_path) -> None:
     path = os.path.join(str(tmp_path), "layer.keras")
     model.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(x)), expected, atol=FLOAT32_ATOL)
-    assert keras.ops.convert_to_numpy(loaded(x)).shape == tuple(
-        d if d is not None else x.shape[i]
-        for i, d in enumerate(layer.compute_output_shape(x.shape))
+    np.testing.assert_allclose(_numpy(loaded(x)), expected, atol=FLOAT32_ATOL)
+    declared = layer.compute_output_shape(x.shape)
+    assert expected.shape == tuple(
+        d if d is not None else expected.shape[i] for i, d in enumerate(declared)
     )
+
+    # last: a training-mode call may update state (e.g. moving statistics)
+    with tf.GradientTape() as tape:
+        out = layer(x, training=training) if _takes_training(layer) else layer(x)
+        loss = tf.reduce_sum(tf.cast(out, tf.float32) * _weights_like(out))
+    grads = tape.gradient(loss, layer.trainable_variables)
+    for variable, grad in zip(layer.trainable_variables, grads, strict=True):
+        assert grad is not None, f"no gradient reaches {variable.path}"
+        assert np.all(np.isfinite(grad)), variable.path
+
+
+def _weights_like(out):
+    """A fixed, non-uniform weighting so the gradient of sum(w * out) is not trivially zero
+    (e.g. normalised outputs sum to a constant)."""
+    n = int(np.prod(out.shape))
+    return tf.reshape(tf.cos(tf.range(n, dtype=tf.float32)), out.shape)
+
+
+def _takes_training(layer) -> bool:
+    return "training" in inspect.signature(layer.call).parameters

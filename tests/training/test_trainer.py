@@ -49,7 +49,7 @@ def _weights(model):
 def test_loss_falls_on_tiny_data(tmp_path):
     trainer = _trainer(tmp_path, steps_per_loop=5, checkpoint_every=40)
     first = trainer.train(_batches(), 5, verbose=0)["loss"]
-    last = trainer.train(_batches().skip(5), 40, verbose=0)
+    last = trainer.train(_batches(), 40, verbose=0)  # continues after the 5 batches seen
     assert last["loss"] < 0.5 * first
     assert last["accuracy"] > 0.9
 
@@ -68,11 +68,11 @@ def test_custom_loop_step_equals_fit_step(tmp_path):
     assert int(custom.step.numpy()) == int(fitted.step.numpy()) == 1
 
 
-def test_two_replicas_equal_one_device_on_the_same_global_batch(tmp_path):
+def test_two_replicas_equal_one_device_on_the_same_global_batch(tmp_path, two_replicas):
     single = _trainer(tmp_path / "one", steps_per_loop=2)
     mirrored = _trainer(
         tmp_path / "two",
-        strategy=tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
+        strategy=two_replicas,
         steps_per_loop=2,
     )
     assert mirrored.strategy.num_replicas_in_sync == 2
@@ -90,12 +90,42 @@ def test_two_replicas_equal_one_device_on_the_same_global_batch(tmp_path):
     assert one["accuracy"] == pytest.approx(float(np.mean(np.argmax(logits, -1) == labels)))
 
 
-def test_fit_runs_under_mirrored_strategy_and_refuses_multi_worker(tmp_path):
-    mirrored = _trainer(
-        tmp_path / "m", strategy=tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    )
-    mirrored.fit(_batches(), 2, verbose=0)
-    assert int(mirrored.step.numpy()) == 2
+def test_fit_under_two_replicas_equals_fit_on_one_device(tmp_path, two_replicas):
+    single = _trainer(tmp_path / "one")
+    mirrored = _trainer(tmp_path / "two", strategy=two_replicas)
+    single.fit(_batches(), 3, verbose=0)
+    mirrored.fit(_batches(), 3, verbose=0)
+    assert int(mirrored.step.numpy()) == 3
+    for a, b in zip(_weights(single.model), _weights(mirrored.model), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_training_input_is_checked_up_front(tmp_path, two_replicas):
+    mirrored = _trainer(tmp_path / "m", strategy=two_replicas)
+    with pytest.raises(ValueError, match="divisible by the number of replicas"):
+        mirrored.train(_batches(batch_size=15), 2, verbose=0)
+    images, labels = _data(32)
+    finite = tf.data.Dataset.from_tensor_slices((images, labels)).batch(16, drop_remainder=True)
+    with pytest.raises(ValueError, match="must repeat"):
+        _trainer(tmp_path / "f").train(finite, 5, verbose=0)
+    with pytest.raises(ValueError, match="total_steps"):
+        _trainer(tmp_path / "g").train(_batches(), 0, verbose=0)
+
+
+def test_jit_compile_is_refused_with_several_replicas(tmp_path, two_replicas):
+    strategy = two_replicas
+    with pytest.raises(ValueError, match="jit_compile"):
+        _trainer(tmp_path, strategy=strategy, jit_compile=True)
+    assert not _trainer(tmp_path / "auto", strategy=strategy).jit_compile
+
+
+def test_jit_compiled_step_equals_the_plain_step(tmp_path):
+    plain = _trainer(tmp_path / "plain", jit_compile=False)
+    compiled = _trainer(tmp_path / "xla", jit_compile=True)
+    plain.train(_batches(), 2, verbose=0)
+    compiled.train(_batches(), 2, verbose=0)
+    for a, b in zip(_weights(plain.model), _weights(compiled.model), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-4)
 
 
 def test_checkpoints_resume_the_step_count(tmp_path):

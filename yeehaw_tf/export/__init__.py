@@ -1,6 +1,6 @@
 """Export to SavedModel (serving) and TFLite/LiteRT (mobile), checked against the Keras model."""
 
-from yeehaw_tf.export.atomic import atomic_directory, atomic_write_text
+from yeehaw_tf.atomic import atomic_directory, atomic_write_text
 from yeehaw_tf.export.classifier import (
     FORMATS,
     ExportCheckError,

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from yeehaw_tf.export.atomic import atomic_directory
+from yeehaw_tf.atomic import atomic_directory
 from yeehaw_tf.export.saved_model import SERVING_KEY, export_classifier_saved_model
 from yeehaw_tf.export.tflite import (
     QUANTIZATIONS,
@@ -45,7 +45,14 @@ MAX_ACCURACY_DROP = 0.01
 
 
 class ExportCheckError(RuntimeError):
-    """An exported model does not reproduce the Keras model within its limits."""
+    """An exported model does not reproduce the Keras model within its limits.
+
+    ``report`` holds the full per-format report (what would have been report.json).
+    """
+
+    def __init__(self, message: str, report: dict):
+        super().__init__(message)
+        self.report = report
 
 
 def _size(path: str) -> int:
@@ -178,6 +185,7 @@ def export_classifier(
             raise ExportCheckError(
                 "exported models do not match the Keras model: "
                 + json.dumps(failed, indent=2)
-                + f"\n(reference accuracy {reference_accuracy:.4f}); nothing was written"
+                + f"\n(reference accuracy {reference_accuracy:.4f}); nothing was written",
+                report,
             )
     return report

@@ -62,8 +62,10 @@ class TrainConfig:
             _positive(name, getattr(self, name))
         if self.train_steps is not None:
             _positive("train_steps", self.train_steps)
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if not 0 < self.learning_rate < float("inf"):
+            raise ValueError(f"learning_rate must be positive and finite, got {self.learning_rate}")
+        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must be an integer in [0, 2**32), got {self.seed!r}")
         for value in self.formats:
             _choice("formats", value, FORMATS)
         for value in self.quantize:

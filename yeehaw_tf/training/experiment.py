@@ -17,11 +17,11 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from yeehaw_tf.atomic import atomic_write_text
 from yeehaw_tf.data.datasets import load_classification
 from yeehaw_tf.data.pipeline import classification_pipeline
 from yeehaw_tf.data.statistics import channel_mean_std
-from yeehaw_tf.export.atomic import atomic_write_text
-from yeehaw_tf.export.classifier import FORMATS, export_classifier
+from yeehaw_tf.export.classifier import FORMATS, ExportCheckError, export_classifier
 from yeehaw_tf.export.tflite import QUANTIZATIONS
 from yeehaw_tf.training.config import TrainConfig
 from yeehaw_tf.training.strategy import cluster_workers, is_chief, make_strategy
@@ -32,7 +32,16 @@ CONFIG_FILE = "config.json"
 EVAL_BATCH_SIZE = 256
 NUM_REPRESENTATIVE = 256
 # Fields that define what a workdir holds; resuming with different values is refused.
-_IDENTITY = ("task", "model", "dataset", "batch_size", "seed", "optimizer", "learning_rate")
+_IDENTITY = (
+    "task",
+    "model",
+    "dataset",
+    "batch_size",
+    "seed",
+    "optimizer",
+    "learning_rate",
+    "mixed_precision",
+)
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
@@ -73,18 +82,33 @@ def as_arrays(dataset: tf.data.Dataset, limit: int | None = None) -> tuple[np.nd
     return np.stack(images).astype(np.uint8), np.asarray(labels, dtype=np.int64)
 
 
-def _check_workdir(workdir: str, config: TrainConfig) -> None:
+def _read_record(workdir: str) -> dict:
     path = os.path.join(workdir, CONFIG_FILE)
-    if not os.path.exists(path):
-        return
-    with open(path) as f:
-        previous = json.load(f)["train"]
-    changed = {k: (previous.get(k), getattr(config, k)) for k in _IDENTITY}
+    try:
+        with open(path) as f:
+            record = json.load(f)
+        record["train"], record["task"]  # noqa: B018 - the keys every record has
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise ValueError(f"{path} is not a run record written by train.py ({e!r})") from None
+    return record
+
+
+def _check_workdir(workdir: str, config: TrainConfig, total_steps: int) -> None:
+    """Refuses to resume a run whose checkpoints were made with another configuration."""
+    if not os.path.exists(os.path.join(workdir, CONFIG_FILE)) or not tf.train.latest_checkpoint(
+        os.path.join(workdir, "checkpoints")
+    ):
+        return  # nothing trained yet: the new configuration simply replaces the old one
+    record = _read_record(workdir)
+    previous = {**record["train"], "total_steps": record.get("total_steps")}
+    current = {**config.to_dict(), "total_steps": total_steps}
+    changed = {k: (previous.get(k), current[k]) for k in (*_IDENTITY, "total_steps")}
     changed = {k: v for k, v in changed.items() if v[0] != v[1]}
     if changed:
         details = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
         raise ValueError(
             f"workdir {workdir} holds a different run ({details}); resuming would mix them. "
+            "(A different number of steps would also restart the learning-rate schedule.) "
             "Use another --workdir."
         )
 
@@ -112,7 +136,11 @@ def run_experiment(config: TrainConfig, verbose: int = 1) -> dict:
         )
     strategy = make_strategy(config.num_cpu_devices)
     chief = is_chief(strategy)
-    _check_workdir(config.workdir, config)
+    if config.batch_size % strategy.num_replicas_in_sync:
+        raise ValueError(
+            f"batch_size {config.batch_size} must be divisible by the number of replicas "
+            f"({strategy.num_replicas_in_sync}): it is the global batch, split equally"
+        )
 
     data = load_classification(config.dataset, config.data_dir)
     mean, std = channel_mean_std(data.train.map(lambda image, label: image))
@@ -124,6 +152,7 @@ def run_experiment(config: TrainConfig, verbose: int = 1) -> dict:
         std=tuple(np.maximum(std, 1e-3).tolist()),
     )
     total_steps = config.total_steps(data.num_train)
+    _check_workdir(config.workdir, config, total_steps)
     if chief:
         record = {"train": config.to_dict(), "task": task.to_dict(), "total_steps": total_steps}
         atomic_write_text(os.path.join(config.workdir, CONFIG_FILE), json.dumps(record, indent=2))
@@ -167,15 +196,18 @@ def run_experiment(config: TrainConfig, verbose: int = 1) -> dict:
     if config.export and chief:
         images, labels = as_arrays(data.test)
         representative, _ = as_arrays(data.train, NUM_REPRESENTATIVE)
-        summary["export"] = export_classifier(
-            model,
-            os.path.join(config.workdir, "export"),
-            images=images,
-            labels=labels,
-            representative_images=representative,
-            formats=config.formats,
-            quantizations=config.quantize,
-        )
+        try:
+            summary["export"] = export_classifier(
+                model,
+                os.path.join(config.workdir, "export"),
+                images=images,
+                labels=labels,
+                representative_images=representative,
+                formats=config.formats,
+                quantizations=config.quantize,
+            )
+        except ExportCheckError as e:  # the run's results still reach the user, with the failure
+            summary["export"], summary["export_error"] = e.report, str(e)
     if not chief:  # this worker's checkpoints were written only because saving is collective
         shutil.rmtree(os.path.dirname(trainer.checkpoint_dir), ignore_errors=True)
     summary["wall_seconds"] = time.perf_counter() - began
@@ -198,8 +230,7 @@ def export_workdir(
     config_path = os.path.join(workdir, CONFIG_FILE)
     if not os.path.exists(config_path):
         raise FileNotFoundError(f"{workdir} holds no run: {config_path} does not exist")
-    with open(config_path) as f:
-        record = json.load(f)
+    record = _read_record(workdir)
     checkpoint = checkpoint or tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
     if checkpoint is None:
         raise FileNotFoundError(f"no checkpoint in {os.path.join(workdir, 'checkpoints')}")
@@ -207,9 +238,13 @@ def export_workdir(
         raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
     task = ClassificationTask.from_dict(record["task"])
     model = task.build_model()
-    tf.train.Checkpoint(model=model).restore(
-        checkpoint
-    ).expect_partial().assert_existing_objects_matched()
+    try:
+        status = tf.train.Checkpoint(model=model).restore(checkpoint).expect_partial()
+        status.assert_existing_objects_matched()
+    except (ValueError, AssertionError, tf.errors.OpError) as e:
+        raise ValueError(
+            f"checkpoint {checkpoint} does not fit the model described by {config_path}: {e}"
+        ) from None
     train = record["train"]
     data = load_classification(train["dataset"], data_dir or train["data_dir"])
     images, labels = as_arrays(data.test)
@@ -259,5 +294,8 @@ def format_summary(summary: dict) -> str:
     if "export" in summary:
         lines += [f"export            {os.path.join(summary['workdir'], 'export')}"]
         lines += [format_export_report(summary["export"])]
+    if "export_error" in summary:
+        lines += ["EXPORT FAILED (the previous export, if any, is unchanged):"]
+        lines += [summary["export_error"]]
     lines.append("=" * 72)
     return "\n".join(lines)

@@ -7,6 +7,7 @@ import os
 import tempfile
 
 import tensorflow as tf
+from absl import logging
 
 
 def configure_cpu_devices(num_devices: int) -> None:
@@ -50,6 +51,8 @@ def make_strategy(num_cpu_devices: int = 1) -> tf.distribute.Strategy:
     gpus = tf.config.list_logical_devices("GPU")
     if len(gpus) > 1:
         return tf.distribute.MirroredStrategy()
+    if num_cpu_devices > 1 and gpus:
+        logging.warning("num_cpu_devices=%d ignored: a GPU is present", num_cpu_devices)
     if num_cpu_devices > 1 and not gpus:
         configure_cpu_devices(num_cpu_devices)
         cpus = [d.name for d in tf.config.list_logical_devices("CPU")][:num_cpu_devices]

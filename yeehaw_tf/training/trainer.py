@@ -31,8 +31,8 @@ def _per_example(loss: keras.losses.Loss) -> keras.losses.Loss:
     return type(loss).from_config({**loss.get_config(), "reduction": None})
 
 
-def _default_jit_compile() -> bool:
-    return bool(tf.config.list_physical_devices("GPU"))
+class CheckpointError(RuntimeError):
+    """The workdir's checkpoints exist but none can be restored into this model."""
 
 
 class Trainer:
@@ -56,7 +56,9 @@ class Trainer:
         steps_per_epoch: if given, the checkpointed ``epoch`` counter is ``step //
             steps_per_epoch`` and the progress bar shows it.
         jit_compile: XLA-compile the forward and backward pass. ``None``: on when a GPU is
-            present (on CPU, XLA measured slower).
+            present and there is one replica (on CPU, XLA measured slower). Not available with
+            several replicas: the compiled step cannot hold synchronized batch norm's
+            cross-replica all-reduce.
     """
 
     def __init__(
@@ -89,7 +91,17 @@ class Trainer:
         self.checkpoint_every = checkpoint_every
         self.steps_per_loop = steps_per_loop
         self.steps_per_epoch = steps_per_epoch
-        self.jit_compile = _default_jit_compile() if jit_compile is None else bool(jit_compile)
+        replicas = self.strategy.num_replicas_in_sync
+        if jit_compile and replicas > 1:
+            raise ValueError(
+                f"Trainer: jit_compile cannot be used with {replicas} replicas (the compiled "
+                "step cannot contain the cross-replica all-reduce of synchronized batch norm); "
+                "train on one device or turn jit_compile off"
+            )
+        if jit_compile is None:
+            jit_compile = bool(tf.config.list_physical_devices("GPU")) and replicas == 1
+        self.jit_compile = bool(jit_compile)
+        self._global_batch_size: int | None = None
         self.loss = loss
         self._per_example_loss = _per_example(loss)
         self._build_metrics = build_metrics
@@ -127,8 +139,7 @@ class Trainer:
         else:
             self._train_writer = self._eval_writer = tf.summary.create_noop_writer()
         # XLA compiles only the forward and backward pass: the optimizer's cross-replica
-        # all-reduce stays outside. A nested tf.function cannot hold a synchronisation point, so
-        # jit_compile does not combine with synchronized BatchNormalization under distribution.
+        # all-reduce stays outside.
         self._gradients = (
             tf.function(self._loss_and_gradients, jit_compile=True)
             if self.jit_compile
@@ -146,24 +157,31 @@ class Trainer:
         with tf.GradientTape() as tape:
             outputs = self.model(images, training=True)
             per_example = self._per_example_loss(labels, outputs)
-            loss = tf.nn.compute_average_loss(per_example)
+            loss = tf.nn.compute_average_loss(
+                per_example, global_batch_size=self._global_batch_size
+            )
             if self.model.losses:
                 loss += tf.nn.scale_regularization_loss(tf.add_n(self.model.losses))
             scaled = self.optimizer.scale_loss(loss)
-        return loss, per_example, outputs, tape.gradient(scaled, variables)
+        return loss, outputs, tape.gradient(scaled, variables)
 
     def _replica_train_step(self, batch):
         images, labels = batch
-        _, per_example, outputs, grads = self._gradients(images, labels)
+        loss, outputs, grads = self._gradients(images, labels)
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
-        self.train_loss.update_state(per_example)
+        # `loss` is this replica's share of the global-batch loss (regularisation included); the
+        # metric averages over replicas, so scale by their number to report the global loss.
+        self.train_loss.update_state(loss * self.strategy.num_replicas_in_sync)
         for metric in self.train_metrics:
             metric.update_state(labels, outputs)
 
     def _replica_eval_step(self, batch):
         images, labels = batch
         outputs = self.model(images, training=False)
-        self.eval_loss.update_state(self._per_example_loss(labels, outputs))
+        per_example = self._per_example_loss(labels, outputs)
+        if self.model.losses:  # reported like Keras's evaluate: regularisation included
+            per_example += tf.add_n(self.model.losses)
+        self.eval_loss.update_state(per_example)
         for metric in self.eval_metrics:
             metric.update_state(labels, outputs)
 
@@ -195,11 +213,33 @@ class Trainer:
             logging.info("restored %s at step %d", path, int(self.step.numpy()))
             return int(self.step.numpy())
         if self.manager.checkpoints:
-            raise RuntimeError(
-                f"no checkpoint in {self.checkpoint_dir} could be read; move the directory away "
-                "to start from scratch"
+            raise CheckpointError(
+                f"no checkpoint in {self.checkpoint_dir} could be restored into this model (the "
+                "files are damaged, or were written by a differently configured model); move "
+                "the directory away to start from scratch"
             )
         return 0
+
+    def _check_training_input(self, dataset, total_steps: int, verbose: int) -> int:
+        """Validates the training input up front; returns the step to start from."""
+        if not isinstance(total_steps, int) or total_steps < 1:
+            raise ValueError(f"total_steps must be a positive integer, got {total_steps!r}")
+        batch_size = tf.nest.flatten(dataset.element_spec)[0].shape[0]
+        replicas = self.strategy.num_replicas_in_sync
+        if batch_size is not None and batch_size % replicas:
+            raise ValueError(
+                f"the global batch size ({batch_size}) must be divisible by the number of "
+                f"replicas ({replicas}) so that every replica gets an equal share"
+            )
+        self._global_batch_size = batch_size  # None: not static (then each batch's own size)
+        start = self._resume_once(verbose)
+        cardinality = int(dataset.cardinality())
+        if 0 <= cardinality < total_steps - start:
+            raise ValueError(
+                f"the training dataset has {cardinality} batches but {total_steps - start} "
+                "steps remain; training datasets must repeat (dataset.repeat())"
+            )
+        return start
 
     def _resume_once(self, verbose: int) -> int:
         """Restores from the checkpoints on the first call; later calls continue in memory."""
@@ -243,11 +283,11 @@ class Trainer:
         Returns:
             The training loss and metrics averaged over the last logging interval.
         """
-        if total_steps < 1:
-            raise ValueError(f"total_steps must be a positive integer, got {total_steps}")
-        start = self._resume_once(verbose)
+        start = self._check_training_input(dataset, total_steps, verbose)
+        if start >= total_steps:
+            return {}
         iterator = self._iterator_at(dataset, start)
-        batch_size = tf.nest.flatten(dataset.element_spec)[0].shape[0]  # None if not static
+        batch_size = self._global_batch_size
         progbar = keras.utils.Progbar(total_steps, verbose=verbose, unit_name="step")
         results: dict = {}
         step = start
@@ -291,9 +331,7 @@ class Trainer:
                 "Keras fit does not work under MultiWorkerMirroredStrategy (keras-team/keras"
                 "#20585); use the custom loop (--loop=custom) for multi-worker training"
             )
-        if total_steps < 1:
-            raise ValueError(f"total_steps must be a positive integer, got {total_steps}")
-        start = self._resume_once(verbose)
+        start = self._check_training_input(dataset, total_steps, verbose)
         if start >= total_steps:
             return {}
         with self.strategy.scope():

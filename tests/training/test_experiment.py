@@ -1,0 +1,21 @@
+"""run_experiment in-process: what the summary says when an export misses its limits."""
+
+from yeehaw_tf.export import classifier as classifier_export
+from yeehaw_tf.training import TrainConfig, format_summary, run_experiment
+
+
+def test_an_export_failure_is_reported_with_the_run_summary(tmp_path, data_dir, monkeypatch):
+    monkeypatch.setitem(classifier_export.MAX_ABS_DIFF, "float32", -1.0)
+    config = TrainConfig(
+        workdir=str(tmp_path / "run"),
+        data_dir=data_dir,
+        train_steps=3,
+        steps_per_loop=3,
+        formats=("tflite",),
+        quantize=("float32",),
+    )
+    summary = run_experiment(config, verbose=0)
+    assert "export_error" in summary and "float32" in summary["export_error"]
+    text = format_summary(summary)
+    assert "FAILED" in text and "EXPORT FAILED" in text and "test accuracy" in text
+    assert not (tmp_path / "run" / "export").exists()

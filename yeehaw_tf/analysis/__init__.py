@@ -1,0 +1,1 @@
+"""Analysis of models and functions: plots (and, later, cost tables and receptive fields)."""

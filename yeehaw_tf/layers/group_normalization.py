@@ -1,0 +1,146 @@
+"""Normalisation over features of one example: layer, group and instance normalisation."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+class _PerExampleNormalization(keras.layers.Layer):
+    """Shared weights and affine step of the per-example normalisations (channels last)."""
+
+    def __init__(self, epsilon: float, center: bool, scale: bool, **kwargs):
+        super().__init__(**kwargs)
+        if not epsilon > 0:
+            raise ValueError(f"{type(self).__name__}: epsilon must be > 0, got {epsilon}")
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+
+    def _build_affine(self, channels: int):
+        self.gamma = (
+            self.add_weight(shape=(channels,), initializer="ones", name="gamma")
+            if self.scale
+            else None
+        )
+        self.beta = (
+            self.add_weight(shape=(channels,), initializer="zeros", name="beta")
+            if self.center
+            else None
+        )
+
+    def _affine(self, x):
+        if self.gamma is not None:
+            x = x * ops.cast(self.gamma, x.dtype)
+        if self.beta is not None:
+            x = x + ops.cast(self.beta, x.dtype)
+        return x
+
+    @staticmethod
+    def _standardize(x, axes, epsilon):
+        mean = ops.mean(x, axis=axes, keepdims=True)
+        variance = ops.mean(ops.square(x - mean), axis=axes, keepdims=True)
+        return (x - mean) * ops.rsqrt(variance + epsilon)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+        }
+
+
+@keras.saving.register_keras_serializable(package="yeehaw_tf")
+class LayerNormalization(_PerExampleNormalization):
+    """Layer normalisation (Ba et al., 2016): standardise each example over its last axis, then
+    ``gamma * x + beta`` per feature. Same defaults as ``keras.layers.LayerNormalization``.
+
+    Input and output shape: the same, ``(..., features)``.
+    """
+
+    def __init__(self, epsilon: float = 1e-3, center: bool = True, scale: bool = True, **kwargs):
+        super().__init__(epsilon, center, scale, **kwargs)
+
+    def build(self, input_shape):
+        self._build_affine(input_shape[-1])
+
+    def call(self, inputs):
+        x = ops.cast(inputs, "float32") if inputs.dtype in ("float16", "bfloat16") else inputs
+        y = self._affine(self._standardize(x, [-1], self.epsilon))
+        return ops.cast(y, self.compute_dtype)
+
+
+@keras.saving.register_keras_serializable(package="yeehaw_tf")
+class GroupNormalization(_PerExampleNormalization):
+    """Group normalisation (Wu & He, 2018): split the channels into ``groups`` and standardise
+    each group of each example over its spatial positions and channels; then a per-channel
+    ``gamma * x + beta``. Same defaults as ``keras.layers.GroupNormalization``.
+
+    ``groups=1`` normalises over all features of an example (layer norm over C, H, W);
+    ``groups=C`` is instance normalisation.
+
+    Args:
+        groups: number of groups; must divide the channel count. ``-1`` means one group per
+            channel.
+
+    Input and output shape: the same, ``(batch, ..., channels)``.
+    """
+
+    def __init__(
+        self,
+        groups: int = 32,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        **kwargs,
+    ):
+        super().__init__(epsilon, center, scale, **kwargs)
+        if not isinstance(groups, int) or (groups < 1 and groups != -1):
+            raise ValueError(
+                f"{type(self).__name__}: groups must be a positive integer or -1, got {groups!r}"
+            )
+        self.groups = groups
+
+    def build(self, input_shape):
+        if len(input_shape) < 2:
+            raise ValueError(f"{type(self).__name__}: input needs rank >= 2, got {input_shape}")
+        channels = input_shape[-1]
+        groups = channels if self.groups == -1 else self.groups
+        if channels is None or channels % groups:
+            raise ValueError(
+                f"{type(self).__name__}: {channels} channels cannot be split into {groups} groups"
+            )
+        self._groups = groups
+        self._build_affine(channels)
+
+    def call(self, inputs):
+        x = ops.cast(inputs, "float32") if inputs.dtype in ("float16", "bfloat16") else inputs
+        shape = ops.shape(x)
+        channels = shape[-1]
+        grouped = ops.reshape(x, (*shape[:-1], self._groups, channels // self._groups))
+        rank = len(grouped.shape)
+        axes = [i for i in range(1, rank) if i != rank - 2]  # all but batch and group
+        y = ops.reshape(self._standardize(grouped, axes, self.epsilon), shape)
+        return ops.cast(self._affine(y), self.compute_dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "groups": self.groups}
+
+
+@keras.saving.register_keras_serializable(package="yeehaw_tf")
+class InstanceNormalization(GroupNormalization):
+    """Instance normalisation (Ulyanov et al., 2016): each channel of each example standardised
+    over its spatial positions -- group normalisation with one channel per group.
+    """
+
+    def __init__(self, epsilon: float = 1e-3, center: bool = True, scale: bool = True, **kwargs):
+        super().__init__(groups=-1, epsilon=epsilon, center=center, scale=scale, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["groups"]
+        return config

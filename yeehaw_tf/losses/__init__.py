@@ -1,0 +1,6 @@
+"""Losses, one family per file, each a ``keras.losses.Loss`` returning per-example values."""
+
+from yeehaw_tf.losses.classification import MulticlassHinge, SoftmaxCrossEntropy
+from yeehaw_tf.losses.metric_learning import TripletLoss, pairwise_distances
+
+__all__ = ["MulticlassHinge", "SoftmaxCrossEntropy", "TripletLoss", "pairwise_distances"]
