@@ -17,9 +17,11 @@ from absl import app, flags, logging  # noqa: E402
 from yeehaw_tf.data.datasets import dataset_names  # noqa: E402
 from yeehaw_tf.export.classifier import FORMATS  # noqa: E402
 from yeehaw_tf.export.tflite import QUANTIZATIONS  # noqa: E402
+from yeehaw_tf.layers import ACTIVATIONS, NORMALIZATIONS  # noqa: E402
 from yeehaw_tf.models.registry import classifier_names  # noqa: E402
 from yeehaw_tf.training.config import LOOPS, MIXED_PRECISION, OPTIMIZERS  # noqa: E402
 from yeehaw_tf.training.tasks import task_names  # noqa: E402
+from yeehaw_tf.training.tasks.classification import LOSSES  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("task", "classification", f"What to train: one of {', '.join(task_names())}.")
@@ -70,6 +72,29 @@ flags.DEFINE_bool(
     "jit_compile",
     None,
     "XLA-compile the step (default: on with a GPU, off on CPU where it is slower).",
+)
+flags.DEFINE_enum("activation", "relu", list(ACTIVATIONS), "The model's non-linearity.")
+flags.DEFINE_enum(
+    "norm",
+    "batch",
+    list(NORMALIZATIONS),
+    "The model's normalisation: batch (synchronized across replicas), layer, group, instance.",
+)
+flags.DEFINE_float("dropout", 0.0, "Dropout rate before the classifier, in [0, 1).")
+flags.DEFINE_enum("loss", "cross_entropy", list(LOSSES), "cross_entropy or hinge (multiclass SVM).")
+flags.DEFINE_float("label_smoothing", 0.0, "Label smoothing for the cross_entropy loss, [0, 1).")
+flags.DEFINE_float(
+    "weight_decay",
+    0.0,
+    "Decoupled weight decay applied by the optimizer (not to biases or normalisation parameters).",
+    lower_bound=0.0,
+)
+flags.DEFINE_float("l1", 0.0, "L1 penalty on every kernel, added to the loss.", lower_bound=0.0)
+flags.DEFINE_float(
+    "l2",
+    0.0,
+    "L2 penalty on every kernel, added to the loss (with --l1: elastic net).",
+    lower_bound=0.0,
 )
 flags.DEFINE_bool("export", True, "Export SavedModel and TFLite after training.")
 flags.DEFINE_multi_enum("formats", list(FORMATS), FORMATS, "Export formats.")
@@ -131,6 +156,14 @@ def main(argv):
             num_cpu_devices=FLAGS.num_cpu_devices,
             mixed_precision=FLAGS.mixed_precision,
             jit_compile=FLAGS.jit_compile,
+            activation=FLAGS.activation,
+            norm=FLAGS.norm,
+            dropout=FLAGS.dropout,
+            loss=FLAGS.loss,
+            label_smoothing=FLAGS.label_smoothing,
+            weight_decay=FLAGS.weight_decay,
+            l1=FLAGS.l1,
+            l2=FLAGS.l2,
             export=FLAGS.export,
             formats=tuple(FLAGS.formats),
             quantize=tuple(FLAGS.quantize),

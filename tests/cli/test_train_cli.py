@@ -185,7 +185,22 @@ def test_main_job_reaches_the_promised_accuracy_and_exports(tmp_path, data_dir):
 
 @pytest.mark.slow
 def test_two_cpu_devices_and_fit_loop_train_from_the_cli(tmp_path, data_dir):
-    for extra in (["--num_cpu_devices=2"], ["--loop=fit"], ["--mixed_precision=bfloat16"]):
+    choices = [
+        "--activation=elu",
+        "--norm=group",
+        "--dropout=0.2",
+        "--label_smoothing=0.1",
+        "--weight_decay=1e-4",
+        "--l1=1e-6",
+        "--l2=1e-5",
+    ]
+    for extra in (
+        ["--num_cpu_devices=2"],
+        ["--loop=fit"],
+        ["--mixed_precision=bfloat16"],
+        choices,
+        ["--loss=hinge", "--norm=instance", "--activation=tanh"],
+    ):
         workdir = str(tmp_path / extra[0].split("=")[1])
         result = _train(workdir, data_dir, "--train_steps=20", "--quantize=float32", *extra)
         assert result.returncode == 0, (extra, result.stderr[-3000:])

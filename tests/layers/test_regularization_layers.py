@@ -127,3 +127,26 @@ def test_wrappers_refuse_other_layers_and_bad_arguments():
         layers.Dropout(1.0)
     with pytest.raises(ValueError, match="stddev"):
         layers.GaussianNoise(-0.1)
+
+
+def test_regularizers_are_inactive_in_exports(tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    inputs = keras.Input((6,))
+    x = layers.GaussianNoise(0.5, seed=1)(inputs)
+    x = layers.WeightNoise(keras.layers.Dense(8, activation="relu"), stddev=0.5, seed=2)(x)
+    x = layers.Dropout(0.5, seed=3)(x)
+    model = keras.Model(inputs, keras.layers.Dense(2)(x))
+    x = np.random.default_rng(0).normal(size=(3, 6)).astype(np.float32)
+    expected = model(x, training=False).numpy()
+    assert not np.allclose(model(x, training=True), expected)
+    path = str(tmp_path / "sm")
+    model.export(path, format="tf_saved_model", verbose=False)
+    loaded = tf.saved_model.load(path)
+    np.testing.assert_allclose(loaded.serve(x), expected, atol=1e-6)
+    interpreter = Interpreter(
+        model_content=tf.lite.TFLiteConverter.from_saved_model(path).convert()
+    )
+    runner = interpreter.get_signature_runner()
+    (out,) = runner(**{runner.get_input_details().popitem()[0]: x}).values()
+    np.testing.assert_allclose(out, expected, atol=1e-5)

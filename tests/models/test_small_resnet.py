@@ -7,10 +7,12 @@ from yeehaw_tf.models import classifier_names, get_classifier
 from yeehaw_tf.models.classification.small_resnet import small_resnet
 
 
-def _expected_parameters(widths, blocks, channels, classes):
-    """Closed-form count: conv k*k*cin*cout (no bias), BN 4*c, dense (c+1)*classes."""
+def _expected_parameters(widths, blocks, channels, classes, norm="batch"):
+    """Closed-form count: conv k*k*cin*cout (+cout bias without a norm), batch norm 4*c
+    (gamma, beta, moving mean and variance), the other norms 2*c, dense (c+1)*classes."""
+    per_channel = {"batch": 4, "layer": 2, "group": 2, "instance": 2, "none": 1}[norm]
     conv = lambda k, cin, cout: k * k * cin * cout  # noqa: E731
-    bn = lambda c: 4 * c  # noqa: E731
+    bn = lambda c: per_channel * c  # noqa: E731 - for "none": the conv bias
     total = conv(3, channels, widths[0]) + bn(widths[0])
     cin = widths[0]
     for stage, width in enumerate(widths):
@@ -30,6 +32,31 @@ def _expected_parameters(widths, blocks, channels, classes):
 def test_parameter_count_matches_the_closed_form(widths, blocks, shape, classes):
     model = small_resnet(classes, shape, widths=widths, blocks_per_stage=blocks)
     assert model.count_params() == _expected_parameters(widths, blocks, shape[-1], classes)
+
+
+@pytest.mark.parametrize("norm", ["layer", "group", "instance", "none"])
+def test_parameter_count_with_each_normalization(norm):
+    model = small_resnet(10, (8, 8, 1), norm=norm, activation="elu", dropout=0.3)
+    assert model.count_params() == _expected_parameters((32, 64, 128), 1, 1, 10, norm)
+
+
+def test_choices_are_used_and_regularizers_reach_every_kernel():
+    from yeehaw_tf import layers
+    from yeehaw_tf.regularizers import L2
+
+    model = small_resnet(
+        3,
+        (8, 8, 1),
+        widths=(8,),
+        activation="leaky_relu",
+        norm="instance",
+        dropout=0.5,
+        kernel_regularizer=L2(1e-3),
+    )
+    kinds = {type(layer) for layer in model.layers}
+    assert {layers.LeakyReLU, layers.InstanceNormalization, layers.Dropout} <= kinds
+    kernels = [layer for layer in model.layers if hasattr(layer, "kernel")]
+    assert len(model.losses) == len(kernels) > 0
 
 
 def test_default_has_the_documented_count():
@@ -64,6 +91,8 @@ def test_saves_and_loads_in_safe_mode(tmp_path):
         ({"input_shape": (2, 2, 1)}, "too small"),
         ({"widths": ()}, "widths"),
         ({"blocks_per_stage": 0}, "blocks_per_stage"),
+        ({"activation": "gelu9"}, "activation"),
+        ({"norm": "weight"}, "norm"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, match):

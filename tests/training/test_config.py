@@ -29,6 +29,14 @@ def test_defaults_are_the_main_job():
         ({"formats": ("onnx",)}, "formats"),
         ({"quantize": ("int4",)}, "quantize"),
         ({"workdir": ""}, "workdir"),
+        ({"norm": "batchy"}, "unknown norm"),
+        ({"activation": "swish"}, "unknown activation"),
+        ({"loss": "focal"}, "unknown loss"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"loss": "hinge", "label_smoothing": 0.1}, "label_smoothing applies to the cross_entropy"),
+        ({"label_smoothing": 1.5}, "label_smoothing"),
+        ({"l2": -1.0}, "l2"),
+        ({"weight_decay": -0.1}, "weight_decay"),
     ],
 )
 def test_bad_values_are_named(kwargs, match):

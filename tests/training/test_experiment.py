@@ -19,3 +19,21 @@ def test_an_export_failure_is_reported_with_the_run_summary(tmp_path, data_dir, 
     text = format_summary(summary)
     assert "FAILED" in text and "EXPORT FAILED" in text and "test accuracy" in text
     assert not (tmp_path / "run" / "export").exists()
+
+
+def test_weight_decay_is_decoupled_and_spares_biases_and_norm_parameters():
+    import keras
+    import numpy as np
+
+    from yeehaw_tf.training.experiment import build_optimizer
+
+    config = TrainConfig(workdir="w", learning_rate=0.1, weight_decay=0.5)
+    optimizer = build_optimizer(config, total_steps=100)
+    kernel = keras.Variable(np.ones((2, 2), np.float32), name="kernel")
+    bias = keras.Variable(np.ones(2, np.float32), name="bias")
+    gamma = keras.Variable(np.ones(2, np.float32), name="gamma")
+    variables = [kernel, bias, gamma]
+    optimizer.apply([keras.ops.zeros_like(v) for v in variables], variables)
+    np.testing.assert_allclose(kernel.numpy(), 1.0 - 0.1 * 0.5, rtol=1e-6)  # w -= lr * wd * w
+    np.testing.assert_array_equal(bias.numpy(), 1.0)
+    np.testing.assert_array_equal(gamma.numpy(), 1.0)

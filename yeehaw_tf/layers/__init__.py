@@ -22,6 +22,7 @@ from yeehaw_tf.layers.group_normalization import (
 )
 from yeehaw_tf.layers.kernel_wrappers import WeightNoise, WeightNormalization
 from yeehaw_tf.layers.maxout import ChannelMaxout, Maxout
+from yeehaw_tf.layers.normalization import NORMALIZATIONS, get_normalization
 from yeehaw_tf.layers.regularization import Dropout, GaussianNoise
 from yeehaw_tf.layers.standardization import ChannelStandardization
 
@@ -37,6 +38,7 @@ __all__ = [
     "InstanceNormalization",
     "LayerNormalization",
     "LeakyReLU",
+    "NORMALIZATIONS",
     "Maxout",
     "ReLU",
     "Sigmoid",
@@ -45,6 +47,7 @@ __all__ = [
     "WeightNormalization",
     "elu",
     "get_activation",
+    "get_normalization",
     "leaky_relu",
     "relu",
     "sigmoid",

@@ -130,8 +130,9 @@ ACTIVATIONS = {
 }
 
 
-def get_activation(name: str) -> keras.layers.Layer:
-    """A new activation layer by name (``sigmoid, tanh, relu, leaky_relu, elu``)."""
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; valid names: {', '.join(ACTIVATIONS)}")
-    return ACTIVATIONS[name]()
+def get_activation(kind: str, name: str | None = None) -> keras.layers.Layer:
+    """A new activation layer by kind (``sigmoid, tanh, relu, leaky_relu, elu``), named
+    ``name``."""
+    if kind not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {kind!r}; valid names: {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[kind](name=name)

@@ -29,18 +29,18 @@ class _PerExampleNormalization(keras.layers.Layer):
             else None
         )
 
-    def _affine(self, x):
-        if self.gamma is not None:
-            x = x * ops.cast(self.gamma, x.dtype)
-        if self.beta is not None:
-            x = x + ops.cast(self.beta, x.dtype)
-        return x
-
-    @staticmethod
-    def _standardize(x, axes, epsilon):
+    def _normalize(self, x, axes, param_shape):
+        """``gamma * (x - mean) / sqrt(var + eps) + beta`` with statistics over ``axes``,
+        computed as ``x * a + b`` with ``gamma`` folded into ``a`` (two passes over ``x``)."""
         mean = ops.mean(x, axis=axes, keepdims=True)
         variance = ops.mean(ops.square(x - mean), axis=axes, keepdims=True)
-        return (x - mean) * ops.rsqrt(variance + epsilon)
+        scale = ops.rsqrt(variance + self.epsilon)
+        if self.gamma is not None:
+            scale = scale * ops.reshape(ops.cast(self.gamma, x.dtype), param_shape)
+        shift = -mean * scale
+        if self.beta is not None:
+            shift = shift + ops.reshape(ops.cast(self.beta, x.dtype), param_shape)
+        return x * scale + shift
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -70,7 +70,7 @@ class LayerNormalization(_PerExampleNormalization):
 
     def call(self, inputs):
         x = ops.cast(inputs, "float32") if inputs.dtype in ("float16", "bfloat16") else inputs
-        y = self._affine(self._standardize(x, [-1], self.epsilon))
+        y = self._normalize(x, [-1], [-1])
         return ops.cast(y, self.compute_dtype)
 
 
@@ -124,8 +124,9 @@ class GroupNormalization(_PerExampleNormalization):
         grouped = ops.reshape(x, (*shape[:-1], self._groups, channels // self._groups))
         rank = len(grouped.shape)
         axes = [i for i in range(1, rank) if i != rank - 2]  # all but batch and group
-        y = ops.reshape(self._standardize(grouped, axes, self.epsilon), shape)
-        return ops.cast(self._affine(y), self.compute_dtype)
+        param_shape = [1] * (rank - 2) + [self._groups, channels // self._groups]
+        y = ops.reshape(self._normalize(grouped, axes, param_shape), shape)
+        return ops.cast(y, self.compute_dtype)
 
     def get_config(self):
         return {**super().get_config(), "groups": self.groups}

@@ -11,6 +11,21 @@ from yeehaw_tf.models.registry import get_classifier
 from yeehaw_tf.training.tasks import validate_task_name
 
 LOOPS = ("custom", "fit")
+# Fields that only say how to run; every other field defines the run, and resuming a workdir
+# with a different value is refused.
+RUN_OPTIONS = (
+    "workdir",
+    "data_dir",
+    "checkpoint_every",
+    "steps_per_loop",
+    "num_cpu_devices",
+    "deterministic",
+    "jit_compile",
+    "loop",
+    "export",
+    "formats",
+    "quantize",
+)
 MIXED_PRECISION = ("none", "float16", "bfloat16")
 OPTIMIZERS = ("adam", "sgd")
 
@@ -41,6 +56,14 @@ class TrainConfig:
     num_cpu_devices: int = 1
     mixed_precision: str = "none"
     jit_compile: bool | None = None
+    activation: str = "relu"
+    norm: str = "batch"
+    dropout: float = 0.0
+    loss: str = "cross_entropy"
+    label_smoothing: float = 0.0
+    weight_decay: float = 0.0
+    l1: float = 0.0
+    l2: float = 0.0
     export: bool = True
     formats: tuple[str, ...] = FORMATS
     quantize: tuple[str, ...] = QUANTIZATIONS
@@ -70,8 +93,27 @@ class TrainConfig:
             _choice("formats", value, FORMATS)
         for value in self.quantize:
             _choice("quantize", value, QUANTIZATIONS)
+        if not 0.0 <= self.weight_decay < float("inf"):
+            raise ValueError(f"weight_decay must be >= 0 and finite, got {self.weight_decay}")
+        self.task_options()  # model and loss choices are validated by the task
         if not self.workdir:
             raise ValueError("workdir must be a non-empty path")
+
+    def task_options(self) -> dict:
+        """The task's keyword arguments chosen by this configuration (validated)."""
+        from yeehaw_tf.training.tasks.classification import ClassificationTask
+
+        options = {
+            "activation": self.activation,
+            "norm": self.norm,
+            "dropout": self.dropout,
+            "l1": self.l1,
+            "l2": self.l2,
+            "loss_name": self.loss,
+            "label_smoothing": self.label_smoothing,
+        }
+        ClassificationTask(self.model, 1, (8, 8, 1), (0.0,), (1.0,), **options)
+        return options
 
     def total_steps(self, num_train: int) -> int:
         if self.train_steps is not None:

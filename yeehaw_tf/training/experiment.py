@@ -23,7 +23,7 @@ from yeehaw_tf.data.pipeline import classification_pipeline
 from yeehaw_tf.data.statistics import channel_mean_std
 from yeehaw_tf.export.classifier import FORMATS, ExportCheckError, export_classifier
 from yeehaw_tf.export.tflite import QUANTIZATIONS
-from yeehaw_tf.training.config import TrainConfig
+from yeehaw_tf.training.config import RUN_OPTIONS, TrainConfig
 from yeehaw_tf.training.strategy import cluster_workers, is_chief, make_strategy
 from yeehaw_tf.training.tasks import ClassificationTask
 from yeehaw_tf.training.trainer import Trainer
@@ -31,17 +31,6 @@ from yeehaw_tf.training.trainer import Trainer
 CONFIG_FILE = "config.json"
 EVAL_BATCH_SIZE = 256
 NUM_REPRESENTATIVE = 256
-# Fields that define what a workdir holds; resuming with different values is refused.
-_IDENTITY = (
-    "task",
-    "model",
-    "dataset",
-    "batch_size",
-    "seed",
-    "optimizer",
-    "learning_rate",
-    "mixed_precision",
-)
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
@@ -66,9 +55,14 @@ def dtype_policy(mixed_precision: str):
 def build_optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.Optimizer:
     """The run's optimizer with a cosine learning-rate decay over ``total_steps``."""
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, total_steps)
+    decay = config.weight_decay or None  # decoupled: w -= lr * weight_decay * w, per step
     if config.optimizer == "sgd":
-        return keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True)
-    return keras.optimizers.Adam(schedule)
+        optimizer = keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True, weight_decay=decay)
+    else:
+        optimizer = keras.optimizers.Adam(schedule, weight_decay=decay)
+    if decay:  # no decay for biases and normalisation scales and shifts
+        optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    return optimizer
 
 
 def as_arrays(dataset: tf.data.Dataset, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -102,7 +96,7 @@ def _check_workdir(workdir: str, config: TrainConfig, total_steps: int) -> None:
     record = _read_record(workdir)
     previous = {**record["train"], "total_steps": record.get("total_steps")}
     current = {**config.to_dict(), "total_steps": total_steps}
-    changed = {k: (previous.get(k), current[k]) for k in (*_IDENTITY, "total_steps")}
+    changed = {k: (previous.get(k), v) for k, v in current.items() if k not in RUN_OPTIONS}
     changed = {k: v for k, v in changed.items() if v[0] != v[1]}
     if changed:
         details = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
@@ -150,6 +144,7 @@ def run_experiment(config: TrainConfig, verbose: int = 1) -> dict:
         input_shape=data.image_shape,
         mean=tuple(mean.tolist()),
         std=tuple(np.maximum(std, 1e-3).tolist()),
+        **config.task_options(),
     )
     total_steps = config.total_steps(data.num_train)
     _check_workdir(config.workdir, config, total_steps)

@@ -1,36 +1,56 @@
 """A compact ResNet for small images (8x8 digits up to 32x32 CIFAR): the main job's classifier.
 
 He et al., "Deep Residual Learning for Image Recognition" (2016): basic residual blocks (two 3x3
-conv-BN layers with an identity shortcut, or a strided 1x1 projection when the shape changes)
-in stages whose width doubles as the resolution halves, then global average pooling and one
-fully-connected layer. The stages are data: ``widths`` and ``blocks_per_stage``.
+conv-norm layers with an identity shortcut, or a strided 1x1 projection when the shape changes)
+in stages whose width doubles as the resolution halves, then global average pooling, optional
+dropout and one fully-connected layer. The stages are data: ``widths`` and ``blocks_per_stage``;
+the activation, normalisation, dropout and weight penalty are choices.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import keras
 
+from yeehaw_tf.layers import Dropout, get_activation, get_normalization
 from yeehaw_tf.models.validation import check_classifier_args
 
 
-def _conv_bn(x, filters: int, kernel: int, stride: int, name: str, relu: bool = True):
-    x = keras.layers.Conv2D(
-        filters, kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_conv"
-    )(x)
-    x = keras.layers.BatchNormalization(synchronized=True, name=f"{name}_bn")(x)
-    return keras.layers.ReLU(name=f"{name}_relu")(x) if relu else x
+@dataclasses.dataclass(frozen=True)
+class _Units:
+    """The choices shared by every conv-norm-activation unit of one network."""
 
+    activation: str
+    norm: str
+    kernel_regularizer: keras.regularizers.Regularizer | None
 
-def _basic_block(x, filters: int, stride: int, name: str):
-    shortcut = x
-    if stride != 1 or x.shape[-1] != filters:
-        shortcut = _conv_bn(x, filters, 1, stride, f"{name}_proj", relu=False)
-    y = _conv_bn(x, filters, 3, stride, f"{name}_a")
-    y = _conv_bn(y, filters, 3, 1, f"{name}_b", relu=False)
-    y = keras.layers.Add(name=f"{name}_add")([shortcut, y])
-    return keras.layers.ReLU(name=f"{name}_out")(y)
+    def conv_norm(self, x, filters: int, kernel: int, stride: int, name: str, act: bool = True):
+        x = keras.layers.Conv2D(
+            filters,
+            kernel,
+            strides=stride,
+            padding="same",
+            use_bias=self.norm == "none",  # a normalisation's shift makes a bias redundant
+            kernel_regularizer=self.kernel_regularizer,
+            name=f"{name}_conv",
+        )(x)
+        norm = get_normalization(self.norm, filters, name=f"{name}_norm")
+        if norm is not None:
+            x = norm(x)
+        if act:
+            x = get_activation(self.activation, name=f"{name}_{self.activation}")(x)
+        return x
+
+    def basic_block(self, x, filters: int, stride: int, name: str):
+        shortcut = x
+        if stride != 1 or x.shape[-1] != filters:
+            shortcut = self.conv_norm(x, filters, 1, stride, f"{name}_proj", act=False)
+        y = self.conv_norm(x, filters, 3, stride, f"{name}_a")
+        y = self.conv_norm(y, filters, 3, 1, f"{name}_b", act=False)
+        y = keras.layers.Add(name=f"{name}_add")([shortcut, y])
+        return get_activation(self.activation, name=f"{name}_out")(y)
 
 
 def small_resnet(
@@ -38,26 +58,43 @@ def small_resnet(
     input_shape: Sequence[int] = (8, 8, 1),
     widths: Sequence[int] = (32, 64, 128),
     blocks_per_stage: int = 1,
+    activation: str = "relu",
+    norm: str = "batch",
+    dropout: float = 0.0,
+    kernel_regularizer: keras.regularizers.Regularizer | None = None,
     name: str = "small_resnet",
 ) -> keras.Model:
     """Builds the network: a 3x3 stem, ``len(widths)`` stages (each after the first halves the
-    resolution), global average pooling and a linear classifier producing logits.
+    resolution), global average pooling, dropout and a linear classifier producing logits.
 
     With the defaults on 8x8x1 inputs and 10 classes it has 309,418 parameters (307,370
-    trainable). Batch normalisation is synchronized across replicas, so training under
-    ``MirroredStrategy`` equals training on one device with the same global batch.
+    trainable). The default batch normalisation is synchronized across replicas, so training
+    under ``MirroredStrategy`` equals training on one device with the same global batch.
+
+    Args:
+        activation: one of ``yeehaw_tf.layers.ACTIVATIONS``.
+        norm: one of ``yeehaw_tf.layers.NORMALIZATIONS`` (see ``get_normalization``).
+        dropout: inverted-dropout rate before the classifier, in [0, 1).
+        kernel_regularizer: a weight penalty on every conv and dense kernel.
     """
     check_classifier_args(num_classes, input_shape, min_size=2 ** (len(widths) - 1))
     if not widths or any(int(w) < 1 for w in widths):
         raise ValueError(f"widths must be a non-empty list of positive integers, got {widths}")
     if blocks_per_stage < 1:
         raise ValueError(f"blocks_per_stage must be at least 1, got {blocks_per_stage}")
+    get_activation(activation)  # validate the names before building anything
+    get_normalization(norm, 1, "check")
+    units = _Units(activation, norm, kernel_regularizer)
     inputs = keras.Input(tuple(input_shape), name="images")
-    x = _conv_bn(inputs, widths[0], 3, 1, "stem")
+    x = units.conv_norm(inputs, widths[0], 3, 1, "stem")
     for stage, width in enumerate(widths):
         for block in range(blocks_per_stage):
             stride = 2 if stage > 0 and block == 0 else 1
-            x = _basic_block(x, int(width), stride, f"stage{stage + 1}_block{block + 1}")
+            x = units.basic_block(x, int(width), stride, f"stage{stage + 1}_block{block + 1}")
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    outputs = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
+    if dropout:
+        x = Dropout(dropout, name="dropout")(x)
+    outputs = keras.layers.Dense(
+        num_classes, dtype="float32", kernel_regularizer=kernel_regularizer, name="logits"
+    )(x)
     return keras.Model(inputs, outputs, name=name)

@@ -6,8 +6,12 @@ import dataclasses
 
 import keras
 
-from yeehaw_tf.layers import ChannelStandardization
+from yeehaw_tf.layers import ACTIVATIONS, NORMALIZATIONS, ChannelStandardization
+from yeehaw_tf.losses import MulticlassHinge, SoftmaxCrossEntropy
 from yeehaw_tf.models.registry import get_classifier
+from yeehaw_tf.regularizers import weight_penalty
+
+LOSSES = ("cross_entropy", "hinge")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -15,7 +19,15 @@ class ClassificationTask:
     """What the Trainer needs for classification: a model, a loss and metrics.
 
     The model takes float pixels in the dataset's units (0..255) of shape ``input_shape``,
-    standardises them with the training split's per-channel ``mean``/``std`` and returns logits.
+    standardises them with the training split's per-channel ``mean``/``std`` and returns logits
+    (class scores).
+
+    Args:
+        model_name: a classifier in ``yeehaw_tf.models.registry``.
+        activation, norm, dropout: passed to the model builder.
+        l1, l2: strengths of the L1/L2 (both: elastic-net) penalty on every kernel.
+        loss: ``cross_entropy`` (softmax cross-entropy) or ``hinge`` (multiclass SVM loss).
+        label_smoothing: for ``cross_entropy`` only.
     """
 
     model_name: str
@@ -23,20 +35,45 @@ class ClassificationTask:
     input_shape: tuple[int, int, int]
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    activation: str = "relu"
+    norm: str = "batch"
+    dropout: float = 0.0
+    l1: float = 0.0
+    l2: float = 0.0
+    loss_name: str = "cross_entropy"
+    label_smoothing: float = 0.0
 
     def __post_init__(self):
         get_classifier(self.model_name)  # raises a clear error for an unknown name
+        _choice("activation", self.activation, ACTIVATIONS)
+        _choice("norm", self.norm, NORMALIZATIONS)
+        _choice("loss", self.loss_name, LOSSES)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.label_smoothing and self.loss_name != "cross_entropy":
+            raise ValueError(
+                f"label_smoothing applies to the cross_entropy loss, not to {self.loss_name!r}"
+            )
+        self.loss()  # validates label_smoothing
+        weight_penalty(self.l1, self.l2)  # validates l1, l2
 
     def build_model(self) -> keras.Model:
         inputs = keras.Input(self.input_shape, name="images")
         x = ChannelStandardization(self.mean, self.std, name="standardize")(inputs)
         network = get_classifier(self.model_name)(
-            num_classes=self.num_classes, input_shape=self.input_shape
+            num_classes=self.num_classes,
+            input_shape=self.input_shape,
+            activation=self.activation,
+            norm=self.norm,
+            dropout=self.dropout,
+            kernel_regularizer=weight_penalty(self.l1, self.l2),
         )
         return keras.Model(inputs, network(x), name=f"{self.model_name}_classifier")
 
     def loss(self) -> keras.losses.Loss:
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        if self.loss_name == "hinge":
+            return MulticlassHinge()
+        return SoftmaxCrossEntropy(label_smoothing=self.label_smoothing)
 
     def metrics(self) -> list[keras.metrics.Metric]:
         return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
@@ -46,10 +83,14 @@ class ClassificationTask:
 
     @classmethod
     def from_dict(cls, config: dict) -> ClassificationTask:
-        return cls(
-            model_name=config["model_name"],
-            num_classes=int(config["num_classes"]),
-            input_shape=tuple(int(d) for d in config["input_shape"]),
-            mean=tuple(float(m) for m in config["mean"]),
-            std=tuple(float(s) for s in config["std"]),
-        )
+        fields = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in config.items() if k in fields}
+        values["input_shape"] = tuple(int(d) for d in values["input_shape"])
+        values["mean"] = tuple(float(m) for m in values["mean"])
+        values["std"] = tuple(float(s) for s in values["std"])
+        return cls(**values)
+
+
+def _choice(name: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ValueError(f"unknown {name} {value!r}; valid names: {', '.join(allowed)}")
