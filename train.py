@@ -19,7 +19,8 @@ from yeehaw_tf.export.classifier import FORMATS  # noqa: E402
 from yeehaw_tf.export.tflite import QUANTIZATIONS  # noqa: E402
 from yeehaw_tf.layers import ACTIVATIONS, NORMALIZATIONS  # noqa: E402
 from yeehaw_tf.models.registry import classifier_names  # noqa: E402
-from yeehaw_tf.training.config import LOOPS, MIXED_PRECISION, OPTIMIZERS  # noqa: E402
+from yeehaw_tf.optimizers import OPTIMIZERS, SCHEDULES  # noqa: E402
+from yeehaw_tf.training.config import LOOPS, MIXED_PRECISION  # noqa: E402
 from yeehaw_tf.training.tasks import task_names  # noqa: E402
 from yeehaw_tf.training.tasks.classification import LOSSES  # noqa: E402
 
@@ -44,8 +45,41 @@ flags.DEFINE_integer(
     "train_steps", None, "Total training steps (overrides --epochs).", lower_bound=1
 )
 flags.DEFINE_integer("epochs", 30, "Epochs to train when --train_steps is not set.", lower_bound=1)
-flags.DEFINE_enum("optimizer", "adam", OPTIMIZERS, "Optimizer (cosine-decayed learning rate).")
+flags.DEFINE_enum(
+    "optimizer",
+    "adam",
+    list(OPTIMIZERS),
+    "sgd (plain), momentum (0.9), nesterov (0.9), adagrad, rmsprop, adam, adamw "
+    "(needs --weight_decay).",
+)
 flags.DEFINE_float("learning_rate", 3e-3, "Peak learning rate.", lower_bound=0.0)
+flags.DEFINE_enum(
+    "lr_schedule",
+    "cosine",
+    list(SCHEDULES),
+    "constant; step (x --lr_decay_factor at each of --lr_boundaries); exponential and inverse "
+    "(--lr_decay_rate per --lr_decay_steps); inverse_sqrt (needs --warmup_steps); linear and "
+    "cosine (to --end_learning_rate at the last step).",
+)
+flags.DEFINE_list("lr_boundaries", [], "Steps where lr_schedule=step decays, increasing.")
+flags.DEFINE_float("lr_decay_factor", 0.1, "lr_schedule=step: multiplier at each boundary.")
+flags.DEFINE_integer(
+    "lr_decay_steps",
+    None,
+    "exponential/inverse: the step scale (default: a tenth of the run).",
+    lower_bound=1,
+)
+flags.DEFINE_float("lr_decay_rate", 0.5, "exponential/inverse: the decay rate.", lower_bound=0.0)
+flags.DEFINE_float("end_learning_rate", 0.0, "linear/cosine: the final learning rate.")
+flags.DEFINE_integer(
+    "warmup_steps",
+    0,
+    "Linear warm-up from 0 before the schedule (inverse_sqrt: its own).",
+    lower_bound=0,
+)
+flags.DEFINE_float("momentum", None, "Momentum for sgd/momentum/nesterov/rmsprop only.")
+flags.DEFINE_float("clipnorm", None, "Clip each gradient to this norm.")
+flags.DEFINE_float("global_clipnorm", None, "Clip all gradients together to this global norm.")
 flags.DEFINE_integer("checkpoint_every", 200, "Save a checkpoint every N steps.", lower_bound=1)
 flags.DEFINE_integer(
     "steps_per_loop", 50, "Steps per compiled loop call between log lines.", lower_bound=1
@@ -118,6 +152,13 @@ def _validate_names(flag_values) -> bool:
 flags.register_multi_flags_validator(["task", "model", "dataset"], _validate_names)
 
 
+def _integers(name: str, values: list[str]) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in values)
+    except ValueError:
+        raise ValueError(f"--{name} takes integers, got {','.join(values)}") from None
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
@@ -162,6 +203,16 @@ def main(argv):
             loss=FLAGS.loss,
             label_smoothing=FLAGS.label_smoothing,
             weight_decay=FLAGS.weight_decay,
+            lr_schedule=FLAGS.lr_schedule,
+            lr_boundaries=_integers("lr_boundaries", FLAGS.lr_boundaries),
+            lr_decay_factor=FLAGS.lr_decay_factor,
+            lr_decay_steps=FLAGS.lr_decay_steps,
+            lr_decay_rate=FLAGS.lr_decay_rate,
+            end_learning_rate=FLAGS.end_learning_rate,
+            warmup_steps=FLAGS.warmup_steps,
+            momentum=FLAGS.momentum,
+            clipnorm=FLAGS.clipnorm,
+            global_clipnorm=FLAGS.global_clipnorm,
             l1=FLAGS.l1,
             l2=FLAGS.l2,
             export=FLAGS.export,

@@ -134,6 +134,8 @@ def test_export_without_a_checkpoint_fails_cleanly_and_writes_nothing(tmp_path):
         ("--seed=-1", "seed"),
         ("--learning_rate=inf", "learning_rate"),
         ("--batch_size=63 --num_cpu_devices=2", "divisible"),
+        ("--optimizer=adam --momentum=0.9", "momentum does not apply"),
+        ("--lr_schedule=step --lr_boundaries=300,100", "strictly increasing"),
     ],
 )
 def test_bad_flags_fail_before_training_with_a_clear_message(flag, message, tmp_path):
@@ -200,8 +202,15 @@ def test_two_cpu_devices_and_fit_loop_train_from_the_cli(tmp_path, data_dir):
         ["--mixed_precision=bfloat16"],
         choices,
         ["--loss=hinge", "--norm=instance", "--activation=tanh"],
+        ["--optimizer=nesterov", "--lr_schedule=step", "--lr_boundaries=5,10", "--clipnorm=1"],
+        [
+            "--optimizer=adamw",
+            "--weight_decay=0.01",
+            "--lr_schedule=inverse_sqrt",
+            "--warmup_steps=5",
+        ],
     ):
-        workdir = str(tmp_path / extra[0].split("=")[1])
+        workdir = str(tmp_path / "_".join(e.split("=")[-1] for e in extra[:2]))
         result = _train(workdir, data_dir, "--train_steps=20", "--quantize=float32", *extra)
         assert result.returncode == 0, (extra, result.stderr[-3000:])
         assert "test accuracy" in result.stdout

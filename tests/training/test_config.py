@@ -26,6 +26,7 @@ def test_defaults_are_the_main_job():
         ({"train_steps": -1}, "train_steps"),
         ({"epochs": 1.5}, "epochs"),
         ({"learning_rate": 0.0}, "learning_rate"),
+        ({"learning_rate": float("inf")}, "learning_rate"),
         ({"formats": ("onnx",)}, "formats"),
         ({"quantize": ("int4",)}, "quantize"),
         ({"workdir": ""}, "workdir"),
@@ -37,6 +38,9 @@ def test_defaults_are_the_main_job():
         ({"label_smoothing": 1.5}, "label_smoothing"),
         ({"l2": -1.0}, "l2"),
         ({"weight_decay": -0.1}, "weight_decay"),
+        ({"optimizer": "adam", "momentum": 0.9}, "momentum does not apply"),
+        ({"lr_schedule": "step", "lr_boundaries": (9, 3)}, "strictly increasing"),
+        ({"optimizer": "lion"}, "unknown optimizer"),
     ],
 )
 def test_bad_values_are_named(kwargs, match):

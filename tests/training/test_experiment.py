@@ -25,10 +25,8 @@ def test_weight_decay_is_decoupled_and_spares_biases_and_norm_parameters():
     import keras
     import numpy as np
 
-    from yeehaw_tf.training.experiment import build_optimizer
-
     config = TrainConfig(workdir="w", learning_rate=0.1, weight_decay=0.5)
-    optimizer = build_optimizer(config, total_steps=100)
+    optimizer = config.build_optimizer(total_steps=100)
     kernel = keras.Variable(np.ones((2, 2), np.float32), name="kernel")
     bias = keras.Variable(np.ones(2, np.float32), name="bias")
     gamma = keras.Variable(np.ones(2, np.float32), name="gamma")

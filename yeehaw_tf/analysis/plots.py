@@ -56,3 +56,87 @@ def plot_activations(path: str, x_range: tuple[float, float] = (-4.0, 4.0)) -> s
     fig.suptitle("Activation functions and their derivatives")
     fig.tight_layout()
     return _save(plt, fig, path)
+
+
+def plot_schedules(path: str, steps: int = 1000, peak: float = 0.1) -> str:
+    """Every learning-rate schedule of ``yeehaw_tf.optimizers.schedules`` over a run of
+    ``steps`` steps, on one plot. Returns ``path``."""
+    from yeehaw_tf.optimizers import schedules as s
+
+    curves = {
+        "step (at 40%, 80%)": s.StepDecay(
+            [int(steps * 0.4), int(steps * 0.8)], [peak, peak / 10, peak / 100]
+        ),
+        "exponential": s.ExponentialDecay(peak, steps // 4, 0.5),
+        "inverse time": s.InverseTimeDecay(peak, steps // 10, 1.0),
+        "inverse sqrt (warmup 10%)": s.InverseSqrtDecay(peak, steps // 10),
+        "linear": s.LinearDecay(peak, steps),
+        "cosine": s.CosineDecay(peak, steps),
+        "cosine, warmup 10%": s.CosineDecay(peak, steps - steps // 10, warmup_steps=steps // 10),
+        "cosine restarts": s.CosineDecay(peak, steps // 7, restarts=True, t_mul=2.0, m_mul=0.8),
+    }
+    x = np.arange(steps)
+    plt, fig, axes = _figure(1, 1, (10, 5.5))
+    ax = axes[0, 0]
+    for name, schedule in curves.items():
+        ax.plot(x, [float(schedule(int(t))) for t in x], label=name, linewidth=1.6)
+    ax.set_xlabel("step")
+    ax.set_ylabel("learning rate")
+    ax.set_title("Learning-rate schedules")
+    ax.legend()
+    fig.tight_layout()
+    return _save(plt, fig, path)
+
+
+def plot_optimizer_paths(path: str) -> str:
+    """Each optimizer's path from the same start on an ill-conditioned quadratic and on the
+    Rosenbrock function, over the functions' contours. Returns ``path``."""
+    from yeehaw_tf import optimizers as o
+    from yeehaw_tf.analysis.optimizer_paths import PROBLEMS, optimize
+
+    runs = {
+        "quadratic": (
+            60,
+            {
+                "SGD": o.SGD(0.03),
+                "momentum": o.SGD(0.03, momentum=0.9),
+                "Nesterov": o.SGD(0.03, momentum=0.9, nesterov=True),
+                "AdaGrad": o.AdaGrad(1.0),
+                "RMSProp": o.RMSProp(0.1),
+                "Adam": o.Adam(0.3),
+            },
+        ),
+        "rosenbrock": (
+            2000,
+            {
+                "SGD": o.SGD(1e-3),
+                "momentum": o.SGD(1e-3, momentum=0.9),
+                "Nesterov": o.SGD(1e-3, momentum=0.9, nesterov=True),
+                "AdaGrad": o.AdaGrad(0.5),
+                "RMSProp": o.RMSProp(0.01),
+                "Adam": o.Adam(0.02),
+            },
+        ),
+    }
+    plt, fig, axes = _figure(1, 2, (14, 6))
+    for ax, (problem, (steps, optimizers)) in zip(axes[0], runs.items(), strict=True):
+        fn, start, minimum = PROBLEMS[problem]
+        x0, x1, y0, y1 = (-9, 9, -3, 3) if problem == "quadratic" else (-2, 2, -1, 3)
+        gx, gy = np.meshgrid(np.linspace(x0, x1, 200), np.linspace(y0, y1, 200))
+        ax.contour(
+            gx,
+            gy,
+            fn(np.stack([gx, gy])),
+            levels=np.logspace(-2, 3.5, 20),
+            cmap="Greys",
+            linewidths=0.6,
+        )
+        for name, optimizer in optimizers.items():
+            trail, _ = optimize(optimizer, fn, start, steps)
+            ax.plot(trail[:, 0], trail[:, 1], label=name, linewidth=1.3)
+        ax.plot(*minimum, "k*", markersize=12)
+        ax.plot(*start, "ko")
+        ax.set_title(f"{problem} ({steps} steps)")
+        ax.legend(loc="lower right" if problem == "rosenbrock" else "upper right")
+    fig.tight_layout()
+    return _save(plt, fig, path)

@@ -8,6 +8,7 @@ from yeehaw_tf.data.datasets import validate_dataset_name
 from yeehaw_tf.export.classifier import FORMATS
 from yeehaw_tf.export.tflite import QUANTIZATIONS
 from yeehaw_tf.models.registry import get_classifier
+from yeehaw_tf.optimizers import check_optimizer_options, make_optimizer, make_schedule
 from yeehaw_tf.training.tasks import validate_task_name
 
 LOOPS = ("custom", "fit")
@@ -27,7 +28,6 @@ RUN_OPTIONS = (
     "quantize",
 )
 MIXED_PRECISION = ("none", "float16", "bfloat16")
-OPTIMIZERS = ("adam", "sgd")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +62,16 @@ class TrainConfig:
     loss: str = "cross_entropy"
     label_smoothing: float = 0.0
     weight_decay: float = 0.0
+    lr_schedule: str = "cosine"
+    lr_boundaries: tuple[int, ...] = ()
+    lr_decay_factor: float = 0.1
+    lr_decay_steps: int | None = None
+    lr_decay_rate: float = 0.5
+    end_learning_rate: float = 0.0
+    warmup_steps: int = 0
+    momentum: float | None = None
+    clipnorm: float | None = None
+    global_clipnorm: float | None = None
     l1: float = 0.0
     l2: float = 0.0
     export: bool = True
@@ -74,7 +84,6 @@ class TrainConfig:
         validate_dataset_name(self.dataset)
         _choice("loop", self.loop, LOOPS)
         _choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
         for name in (
             "batch_size",
             "epochs",
@@ -85,16 +94,19 @@ class TrainConfig:
             _positive(name, getattr(self, name))
         if self.train_steps is not None:
             _positive("train_steps", self.train_steps)
-        if not 0 < self.learning_rate < float("inf"):
-            raise ValueError(f"learning_rate must be positive and finite, got {self.learning_rate}")
         if not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
             raise ValueError(f"seed must be an integer in [0, 2**32), got {self.seed!r}")
         for value in self.formats:
             _choice("formats", value, FORMATS)
         for value in self.quantize:
             _choice("quantize", value, QUANTIZATIONS)
-        if not 0.0 <= self.weight_decay < float("inf"):
-            raise ValueError(f"weight_decay must be >= 0 and finite, got {self.weight_decay}")
+        # The schedule is plain Python and is built to validate it (the warm-up is checked again
+        # against the real number of steps once the dataset size is known); the optimizer is
+        # only checked: building one creates TF variables, which must wait for the strategy.
+        self.schedule(total_steps=self.train_steps or self.warmup_steps + 1)
+        check_optimizer_options(
+            self.optimizer, self.momentum, self.weight_decay, self.clipnorm, self.global_clipnorm
+        )
         self.task_options()  # model and loss choices are validated by the task
         if not self.workdir:
             raise ValueError("workdir must be a non-empty path")
@@ -114,6 +126,31 @@ class TrainConfig:
         }
         ClassificationTask(self.model, 1, (8, 8, 1), (0.0,), (1.0,), **options)
         return options
+
+    def schedule(self, total_steps: int):
+        """The learning-rate schedule these options describe, over ``total_steps``."""
+        return make_schedule(
+            self.lr_schedule,
+            self.learning_rate,
+            total_steps,
+            boundaries=self.lr_boundaries,
+            decay_factor=self.lr_decay_factor,
+            decay_steps=self.lr_decay_steps,
+            decay_rate=self.lr_decay_rate,
+            end_learning_rate=self.end_learning_rate,
+            warmup_steps=self.warmup_steps,
+        )
+
+    def build_optimizer(self, total_steps: int):
+        """The optimizer and learning-rate schedule these options describe."""
+        return make_optimizer(
+            self.optimizer,
+            self.schedule(total_steps),
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+            clipnorm=self.clipnorm,
+            global_clipnorm=self.global_clipnorm,
+        )
 
     def total_steps(self, num_train: int) -> int:
         if self.train_steps is not None:

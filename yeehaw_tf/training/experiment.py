@@ -52,19 +52,6 @@ def dtype_policy(mixed_precision: str):
         keras.mixed_precision.set_dtype_policy(previous)
 
 
-def build_optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.Optimizer:
-    """The run's optimizer with a cosine learning-rate decay over ``total_steps``."""
-    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, total_steps)
-    decay = config.weight_decay or None  # decoupled: w -= lr * weight_decay * w, per step
-    if config.optimizer == "sgd":
-        optimizer = keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True, weight_decay=decay)
-    else:
-        optimizer = keras.optimizers.Adam(schedule, weight_decay=decay)
-    if decay:  # no decay for biases and normalisation scales and shifts
-        optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
-    return optimizer
-
-
 def as_arrays(dataset: tf.data.Dataset, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(images uint8, labels int64)`` numpy arrays from a dataset of pairs."""
     if limit is not None:
@@ -95,7 +82,7 @@ def _check_workdir(workdir: str, config: TrainConfig, total_steps: int) -> None:
         return  # nothing trained yet: the new configuration simply replaces the old one
     record = _read_record(workdir)
     previous = {**record["train"], "total_steps": record.get("total_steps")}
-    current = {**config.to_dict(), "total_steps": total_steps}
+    current = json.loads(json.dumps({**config.to_dict(), "total_steps": total_steps}))
     changed = {k: (previous.get(k), v) for k, v in current.items() if k not in RUN_OPTIONS}
     changed = {k: v for k, v in changed.items() if v[0] != v[1]}
     if changed:
@@ -147,6 +134,7 @@ def run_experiment(config: TrainConfig, verbose: int = 1) -> dict:
         **config.task_options(),
     )
     total_steps = config.total_steps(data.num_train)
+    config.schedule(total_steps)  # the schedule's options against the real run length
     _check_workdir(config.workdir, config, total_steps)
     if chief:
         record = {"train": config.to_dict(), "task": task.to_dict(), "total_steps": total_steps}
@@ -160,7 +148,7 @@ def run_experiment(config: TrainConfig, verbose: int = 1) -> dict:
             build_model=task.build_model,
             loss=task.loss(),
             build_metrics=task.metrics,
-            build_optimizer=lambda: build_optimizer(config, total_steps),
+            build_optimizer=lambda: config.build_optimizer(total_steps),
             workdir=config.workdir,
             strategy=strategy,
             checkpoint_every=config.checkpoint_every,

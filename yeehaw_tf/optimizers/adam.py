@@ -1,0 +1,118 @@
+"""Adam (Kingma & Ba, 2015), AMSGrad (Reddi et al., 2018) and AdamW (Loshchilov & Hutter, 2019)."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="yeehaw_tf")
+class Adam(keras.optimizers.Optimizer):
+    """Momentum and RMSProp together, with bias correction (the notes' "adam")::
+
+        t = t + 1
+        m = beta_1 * m + (1 - beta_1) * g
+        v = beta_2 * v + (1 - beta_2) * g^2
+        v_max = max(v_max, v); v = v_max                     (AMSGrad only)
+        w = w - lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + epsilon)
+
+    The last line is the paper's "epsilon-hat" form (end of its section 2), which Keras and TF
+    use: the bias corrections are folded into the step size. Algorithm 1 of the paper divides
+    ``m / (1 - beta_1^t)`` by ``sqrt(v / (1 - beta_2^t)) + epsilon`` instead; the two differ only
+    in where ``epsilon`` sits. Default ``epsilon`` is Keras's 1e-7; the paper's is 1e-8. Other
+    defaults (the paper's and Keras's): learning rate 0.001, beta_1 0.9, beta_2 0.999.
+
+    Args:
+        beta_1, beta_2: decay rates of the first and second moment estimates, in [0, 1).
+        epsilon: > 0.
+        amsgrad: use the running maximum of ``v`` (never-increasing effective steps).
+    """
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        amsgrad: bool = False,
+        name: str = "adam",
+        **kwargs,
+    ):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        for arg, value in (("beta_1", beta_1), ("beta_2", beta_2)):
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"{type(self).__name__}: {arg} must be in [0, 1), got {value}")
+        if not epsilon > 0:
+            raise ValueError(f"{type(self).__name__}: epsilon must be > 0, got {epsilon}")
+        self.beta_1 = float(beta_1)
+        self.beta_2 = float(beta_2)
+        self.epsilon = float(epsilon)
+        self.amsgrad = bool(amsgrad)
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self.first_moments = [
+            self.add_variable_from_reference(v, "first_moment") for v in variables
+        ]
+        self.second_moments = [
+            self.add_variable_from_reference(v, "second_moment") for v in variables
+        ]
+        self.max_second_moments = (
+            [self.add_variable_from_reference(v, "max_second_moment") for v in variables]
+            if self.amsgrad
+            else []
+        )
+
+    def update_step(self, gradient, variable, learning_rate):
+        dtype = variable.dtype
+        lr = ops.cast(learning_rate, dtype)
+        g = ops.cast(gradient, dtype)
+        t = ops.cast(self.iterations + 1, dtype)
+        index = self._get_variable_index(variable)
+        m, v = self.first_moments[index], self.second_moments[index]
+        self.assign(m, self.beta_1 * m + (1.0 - self.beta_1) * g)
+        self.assign(v, self.beta_2 * v + (1.0 - self.beta_2) * ops.square(g))
+        second = v
+        if self.amsgrad:
+            v_max = self.max_second_moments[index]
+            self.assign(v_max, ops.maximum(v_max, v))
+            second = v_max
+        beta_1 = ops.convert_to_tensor(self.beta_1, dtype)  # exact in the variable's dtype
+        beta_2 = ops.convert_to_tensor(self.beta_2, dtype)
+        step_size = lr * ops.sqrt(1.0 - ops.power(beta_2, t)) / (1.0 - ops.power(beta_1, t))
+        self.assign_sub(variable, step_size * m / (ops.sqrt(second) + self.epsilon))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+            "amsgrad": self.amsgrad,
+        }
+
+
+@keras.saving.register_keras_serializable(package="yeehaw_tf")
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): each step also does
+    ``w -= lr * weight_decay * w``, separately from the gradient, so the decay is not rescaled by
+    Adam's per-parameter step sizes as an L2 penalty in the loss would be.
+
+    The decay is multiplied by the learning rate (schedule included), as in PyTorch and Keras;
+    the paper writes it as ``eta_t * lambda`` with ``eta_t`` the schedule multiplier, which is the
+    same when the learning rate is ``alpha * eta_t`` and ``lambda`` absorbs ``alpha``.
+
+    Args:
+        weight_decay: default 0.01 (PyTorch's; Keras's AdamW uses 0.004).
+    """
+
+    def __init__(
+        self, learning_rate=0.001, weight_decay: float = 0.01, name: str = "adamw", **kwargs
+    ):
+        if not weight_decay > 0:
+            raise ValueError(f"AdamW: weight_decay must be > 0, got {weight_decay}")
+        super().__init__(
+            learning_rate=learning_rate, weight_decay=weight_decay, name=name, **kwargs
+        )
