@@ -130,6 +130,12 @@ flags.DEFINE_float(
     "L2 penalty on every kernel, added to the loss (with --l1: elastic net).",
     lower_bound=0.0,
 )
+flags.DEFINE_list(
+    "image_size",
+    None,
+    "height,width the network sees (the model resizes its input first, so "
+    "small datasets can train the ImageNet architectures; exports still take native images).",
+)
 flags.DEFINE_bool("export", True, "Export SavedModel and TFLite after training.")
 flags.DEFINE_multi_enum("formats", list(FORMATS), FORMATS, "Export formats.")
 flags.DEFINE_multi_enum("quantize", list(QUANTIZATIONS), QUANTIZATIONS, "TFLite variants.")
@@ -215,6 +221,7 @@ def main(argv):
             global_clipnorm=FLAGS.global_clipnorm,
             l1=FLAGS.l1,
             l2=FLAGS.l2,
+            image_size=_integers("image_size", FLAGS.image_size) if FLAGS.image_size else None,
             export=FLAGS.export,
             formats=tuple(FLAGS.formats),
             quantize=tuple(FLAGS.quantize),

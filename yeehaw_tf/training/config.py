@@ -74,6 +74,7 @@ class TrainConfig:
     global_clipnorm: float | None = None
     l1: float = 0.0
     l2: float = 0.0
+    image_size: tuple[int, int] | None = None
     export: bool = True
     formats: tuple[str, ...] = FORMATS
     quantize: tuple[str, ...] = QUANTIZATIONS
@@ -108,6 +109,8 @@ class TrainConfig:
             self.optimizer, self.momentum, self.weight_decay, self.clipnorm, self.global_clipnorm
         )
         self.task_options()  # model and loss choices are validated by the task
+        if self.image_size is not None and (len(self.image_size) != 2 or min(self.image_size) < 1):
+            raise ValueError(f"image_size must be (height, width), got {self.image_size}")
         if not self.workdir:
             raise ValueError("workdir must be a non-empty path")
 
@@ -123,6 +126,7 @@ class TrainConfig:
             "l2": self.l2,
             "loss_name": self.loss,
             "label_smoothing": self.label_smoothing,
+            "image_size": self.image_size,
         }
         ClassificationTask(self.model, 1, (8, 8, 1), (0.0,), (1.0,), **options)
         return options

@@ -8,7 +8,7 @@ import keras
 
 from yeehaw_tf.layers import ACTIVATIONS, NORMALIZATIONS, ChannelStandardization
 from yeehaw_tf.losses import MulticlassHinge, SoftmaxCrossEntropy
-from yeehaw_tf.models.registry import get_classifier
+from yeehaw_tf.models.registry import accepts, build, get_classifier
 from yeehaw_tf.regularizers import weight_penalty
 
 LOSSES = ("cross_entropy", "hinge")
@@ -28,6 +28,8 @@ class ClassificationTask:
         l1, l2: strengths of the L1/L2 (both: elastic-net) penalty on every kernel.
         loss: ``cross_entropy`` (softmax cross-entropy) or ``hinge`` (multiclass SVM loss).
         label_smoothing: for ``cross_entropy`` only.
+        image_size: ``(height, width)`` the network sees; the model resizes its input
+            (bilinear) first, so it -- and its exports -- still take the dataset's images.
     """
 
     model_name: str
@@ -42,6 +44,7 @@ class ClassificationTask:
     l2: float = 0.0
     loss_name: str = "cross_entropy"
     label_smoothing: float = 0.0
+    image_size: tuple[int, int] | None = None
 
     def __post_init__(self):
         get_classifier(self.model_name)  # raises a clear error for an unknown name
@@ -55,20 +58,34 @@ class ClassificationTask:
                 f"label_smoothing applies to the cross_entropy loss, not to {self.loss_name!r}"
             )
         self.loss()  # validates label_smoothing
+        self._model_options()  # refuses choices the model does not offer
         weight_penalty(self.l1, self.l2)  # validates l1, l2
 
     def build_model(self) -> keras.Model:
         inputs = keras.Input(self.input_shape, name="images")
-        x = ChannelStandardization(self.mean, self.std, name="standardize")(inputs)
-        network = get_classifier(self.model_name)(
-            num_classes=self.num_classes,
-            input_shape=self.input_shape,
-            activation=self.activation,
-            norm=self.norm,
-            dropout=self.dropout,
-            kernel_regularizer=weight_penalty(self.l1, self.l2),
-        )
+        x, shape = inputs, self.input_shape
+        if self.image_size and tuple(self.image_size) != tuple(self.input_shape[:2]):
+            shape = (*self.image_size, self.input_shape[-1])
+            x = keras.layers.Resizing(*self.image_size, name="resize")(x)
+        x = ChannelStandardization(self.mean, self.std, name="standardize")(x)
+        network = build(self.model_name, self.num_classes, shape, **self._model_options())
         return keras.Model(inputs, network(x), name=f"{self.model_name}_classifier")
+
+    def _model_options(self) -> dict:
+        """The model choices that differ from the defaults (models that do not offer a choice
+        are refused by name, rather than silently ignoring it)."""
+        chosen = {
+            "activation": (self.activation, "relu"),
+            "norm": (self.norm, "batch"),
+            "dropout": (self.dropout, 0.0),
+            "kernel_regularizer": (weight_penalty(self.l1, self.l2), None),
+        }
+        options = {k: v for k, (v, default) in chosen.items() if v != default}
+        for option in options:
+            if not accepts(self.model_name, option):
+                flag = "l1/l2" if option == "kernel_regularizer" else option
+                raise ValueError(f"model {self.model_name!r} does not offer the {flag} option")
+        return options
 
     def loss(self) -> keras.losses.Loss:
         if self.loss_name == "hinge":
@@ -88,6 +105,8 @@ class ClassificationTask:
         values["input_shape"] = tuple(int(d) for d in values["input_shape"])
         values["mean"] = tuple(float(m) for m in values["mean"])
         values["std"] = tuple(float(s) for s in values["std"])
+        if values.get("image_size"):
+            values["image_size"] = tuple(int(d) for d in values["image_size"])
         return cls(**values)
 
 
