@@ -125,7 +125,7 @@ def test_export_without_a_checkpoint_fails_cleanly_and_writes_nothing(tmp_path):
 @pytest.mark.parametrize(
     "flag, message",
     [
-        ("--model=resnet9000", "valid names: small_resnet"),
+        ("--model=resnet9000", "valid names: alexnet"),
         ("--dataset=imagenet21k", "valid names: digits, shapes"),
         ("--task=captioning", "valid names: classification"),
         ("--batch_size=0", "batch_size"),
@@ -287,3 +287,36 @@ def test_fit_under_multi_worker_is_refused_with_a_pointer_to_the_custom_loop(tmp
     assert result.returncode != 0
     assert "--loop=custom" in result.stderr and "20585" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_resnet20_on_digits_reaches_0_98(tmp_path, data_dir):
+    """The documented command: python train.py --model resnet20 --dataset digits."""
+    result = run_cli(
+        "train.py",
+        "--model=resnet20",
+        "--dataset=digits",
+        f"--data_dir={data_dir}",
+        f"--workdir={tmp_path / 'r20'}",
+        "--noexport",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    accuracy = float(
+        next(line for line in result.stdout.splitlines() if "test accuracy" in line).split()[-1]
+    )
+    assert accuracy >= 0.98
+
+
+def test_imagenet_architectures_train_on_upsampled_digits_and_export(tmp_path, data_dir):
+    result = run_cli(
+        "train.py",
+        "--model=mobilenet_v2",
+        "--image_size=32,32",
+        f"--data_dir={data_dir}",
+        f"--workdir={tmp_path / 'mv2'}",
+        "--train_steps=4",
+        "--quantize=float32",
+        "--formats=tflite",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "model_float32.tflite" in result.stdout and "FAILED" not in result.stdout

@@ -62,11 +62,15 @@ class BatchNormalization(keras.layers.Layer):
         self.center = bool(center)
         self.scale = bool(scale)
         self.synchronized = bool(synchronized)
-        self.supports_masking = True
 
     def build(self, input_shape):
         rank = len(input_shape)
+        if not -rank <= self.axis < rank:
+            raise ValueError(
+                f"BatchNormalization: axis {self.axis} is out of range for input rank {rank}"
+            )
         axis = self.axis % rank
+        self._axis = axis
         channels = input_shape[axis]
         if channels is None:
             raise ValueError(f"BatchNormalization: the channel axis {self.axis} must be known")
@@ -105,7 +109,7 @@ class BatchNormalization(keras.layers.Layer):
         x = ops.cast(inputs, "float32") if inputs.dtype in ("float16", "bfloat16") else inputs
         if training and self.trainable:
             mean, variance = _moments(
-                x, self._reduction_axes, self._broadcast[self.axis], self.synchronized
+                x, self._reduction_axes, self._broadcast[self._axis], self.synchronized
             )
             m = self.momentum
             self.moving_mean.assign(self.moving_mean * m + ops.cast(mean, "float32") * (1 - m))

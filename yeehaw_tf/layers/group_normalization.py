@@ -106,8 +106,11 @@ class GroupNormalization(_PerExampleNormalization):
         self.groups = groups
 
     def build(self, input_shape):
-        if len(input_shape) < 2:
-            raise ValueError(f"{type(self).__name__}: input needs rank >= 2, got {input_shape}")
+        minimum = 3 if self.groups == -1 else 2  # instance norm needs positions to average over
+        if len(input_shape) < minimum:
+            raise ValueError(
+                f"{type(self).__name__}: input needs rank >= {minimum}, got {input_shape}"
+            )
         channels = input_shape[-1]
         groups = channels if self.groups == -1 else self.groups
         if channels is None or channels % groups:

@@ -15,6 +15,8 @@ def _check_wrappable(wrapper: str, layer) -> None:
             f"{wrapper} wraps keras.layers.Dense or Conv1D/Conv2D/Conv3D layers, "
             f"got {type(layer).__name__}"
         )
+    if getattr(layer, "padding", None) == "causal":
+        raise ValueError(f"{wrapper}: causal padding is not supported; pad the input instead")
 
 
 def apply_with_kernel(layer: keras.layers.Layer, inputs, kernel, activate: bool = True):
@@ -68,14 +70,16 @@ class WeightNormalization(keras.layers.Wrapper):
             self.layer.build(input_shape)
         kernel = self.layer.kernel
         self._norm_axes = list(range(len(kernel.shape) - 1))
-        self.g = self.add_weight(
-            shape=(kernel.shape[-1],),
-            initializer=keras.initializers.Constant(ops.convert_to_numpy(self._norm(kernel))),
-            name="g",
-        )
+        norm_axes = self._norm_axes
+
+        def length(shape, dtype=None):  # g starts at ||v||: the initial kernel is unchanged
+            return ops.sqrt(ops.sum(ops.square(kernel), axis=norm_axes))
+
+        self.g = self.add_weight(shape=(kernel.shape[-1],), initializer=length, name="g")
 
     def _norm(self, v):
-        return ops.sqrt(ops.sum(ops.square(v), axis=self._norm_axes))
+        # epsilon: a zero direction gives a zero kernel, not NaN
+        return ops.sqrt(ops.sum(ops.square(v), axis=self._norm_axes) + 1e-12)
 
     def kernel(self):
         """The effective kernel ``g * v / ||v||``."""

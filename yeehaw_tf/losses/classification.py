@@ -5,16 +5,35 @@ cross-entropy. Both take integer labels ``[batch]`` or one-hot/probability targe
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 
 def _targets(y_true, y_pred):
-    """Dense float targets ``[batch, classes]`` from integer labels or from dense targets."""
+    """Dense float targets ``[batch, classes]`` from integer labels (``[batch]`` or
+    ``[batch, 1]``) or from dense targets (``[batch, classes]``)."""
     num_classes = y_pred.shape[-1]
-    if len(y_true.shape) == len(y_pred.shape):
+    y_true = ops.convert_to_tensor(y_true)
+    dense = len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == num_classes != 1
+    if dense:
         return ops.cast(y_true, y_pred.dtype)
+    if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] not in (1, None):
+        raise ValueError(
+            f"y_true must be integer labels [batch] or [batch, 1], or targets [batch, "
+            f"{num_classes}]; got shape {tuple(y_true.shape)}"
+        )
     labels = ops.cast(ops.reshape(y_true, (-1,)), "int32")
+    if num_classes is not None:  # out-of-range labels would one-hot to zero rows: loss 0
+        labels = _check_labels(labels, num_classes)
     return ops.one_hot(labels, num_classes, dtype=y_pred.dtype)
+
+
+def _check_labels(labels, num_classes: int):
+    ok = tf.reduce_all((labels >= 0) & (labels < num_classes))
+    with tf.control_dependencies(
+        [tf.debugging.Assert(ok, [f"y_true labels must be in [0, {num_classes})", labels])]
+    ):
+        return tf.identity(labels)
 
 
 @keras.saving.register_keras_serializable(package="yeehaw_tf")

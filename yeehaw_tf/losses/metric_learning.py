@@ -67,6 +67,10 @@ class TripletLoss(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         embeddings = ops.convert_to_tensor(y_pred)
+        if len(embeddings.shape) != 2:
+            raise ValueError(
+                f"TripletLoss: y_pred must be embeddings [batch, dim], got {embeddings.shape}"
+            )
         labels = ops.reshape(y_true, (-1,))
         d = pairwise_distances(embeddings, self.squared)
         batch = ops.shape(d)[0]

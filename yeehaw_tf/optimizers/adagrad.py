@@ -47,9 +47,14 @@ class AdaGrad(keras.optimizers.Optimizer):
         if self.built:
             return
         super().build(variables)
-        self.accumulators = [self.add_variable_from_reference(v, "accumulator") for v in variables]
-        for s in self.accumulators:  # exact in the variable's dtype (Constant goes via float32)
-            s.assign(ops.full(s.shape, self.initial_accumulator_value, dtype=s.dtype))
+        value = self.initial_accumulator_value
+
+        def start(shape, dtype=None):  # exact in the variable's dtype (Constant goes via float32)
+            return ops.full(shape, value, dtype=dtype)
+
+        self.accumulators = [
+            self.add_variable_from_reference(v, "accumulator", initializer=start) for v in variables
+        ]
 
     def update_step(self, gradient, variable, learning_rate):
         lr = ops.cast(learning_rate, variable.dtype)

@@ -69,7 +69,6 @@ class Adam(keras.optimizers.Optimizer):
         dtype = variable.dtype
         lr = ops.cast(learning_rate, dtype)
         g = ops.cast(gradient, dtype)
-        t = ops.cast(self.iterations + 1, dtype)
         index = self._get_variable_index(variable)
         m, v = self.first_moments[index], self.second_moments[index]
         self.assign(m, self.beta_1 * m + (1.0 - self.beta_1) * g)
@@ -79,9 +78,14 @@ class Adam(keras.optimizers.Optimizer):
             v_max = self.max_second_moments[index]
             self.assign(v_max, ops.maximum(v_max, v))
             second = v_max
-        beta_1 = ops.convert_to_tensor(self.beta_1, dtype)  # exact in the variable's dtype
-        beta_2 = ops.convert_to_tensor(self.beta_2, dtype)
-        step_size = lr * ops.sqrt(1.0 - ops.power(beta_2, t)) / (1.0 - ops.power(beta_1, t))
+        # The bias corrections in at least float32: in bfloat16, 0.999 rounds to 1 and the
+        # step would be 0.
+        wide = "float64" if dtype == "float64" else "float32"
+        tw = ops.cast(self.iterations + 1, wide)
+        beta_1 = ops.convert_to_tensor(self.beta_1, wide)
+        beta_2 = ops.convert_to_tensor(self.beta_2, wide)
+        correction = ops.sqrt(1.0 - ops.power(beta_2, tw)) / (1.0 - ops.power(beta_1, tw))
+        step_size = lr * ops.cast(correction, dtype)
         self.assign_sub(variable, step_size * m / (ops.sqrt(second) + self.epsilon))
 
     def get_config(self):

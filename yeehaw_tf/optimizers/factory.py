@@ -66,8 +66,16 @@ def make_schedule(
             raise ValueError("lr_schedule=step needs lr_boundaries (increasing steps)")
         if not 0 < decay_factor < 1:
             raise ValueError(f"lr_decay_factor must be in (0, 1), got {decay_factor}")
+        if any(b >= c for b, c in zip(boundaries, boundaries[1:], strict=False)):
+            raise ValueError(f"lr_boundaries must be strictly increasing, got {list(boundaries)}")
+        if any(b <= warmup_steps or b >= total_steps for b in boundaries):
+            raise ValueError(
+                f"lr_boundaries must lie after the warm-up ({warmup_steps}) and before the last "
+                f"step ({total_steps}), got {list(boundaries)}"
+            )
         values = [learning_rate * decay_factor**i for i in range(len(boundaries) + 1)]
-        schedule = s.StepDecay(boundaries, values)
+        # boundaries are absolute steps; the warm-up wrapper runs the schedule from its end
+        schedule = s.StepDecay([b - warmup_steps for b in boundaries], values)
     elif name == "exponential":
         schedule = s.ExponentialDecay(learning_rate, decay_steps, decay_rate)
     elif name == "inverse":

@@ -37,6 +37,8 @@ class StepDecay(Schedule):
     """
 
     def __init__(self, boundaries: Sequence[int], values: Sequence[float]):
+        if any(int(b) != b for b in boundaries):
+            raise ValueError(f"StepDecay: boundaries must be integers (steps), got {boundaries}")
         boundaries = [int(b) for b in boundaries]
         values = [float(v) for v in values]
         if any(b >= c for b, c in zip(boundaries, boundaries[1:], strict=False)):
@@ -202,6 +204,11 @@ class LinearWarmup(Schedule):
             )
         if isinstance(schedule, dict):
             schedule = keras.optimizers.schedules.deserialize(schedule)
+        if not isinstance(schedule, (Schedule, int, float)):
+            raise ValueError(
+                "LinearWarmup: schedule must be a LearningRateSchedule or a number, "
+                f"got {schedule!r}"
+            )
         self.schedule = schedule
         self.warmup_steps = int(warmup_steps)
         self.initial_learning_rate = float(initial_learning_rate)
@@ -262,7 +269,8 @@ class CosineDecay(Schedule):
             raise ValueError(f"CosineDecay: alpha must be in [0, 1], got {alpha}")
         if warmup_steps < 0:
             raise ValueError(f"CosineDecay: warmup_steps must be >= 0, got {warmup_steps}")
-        _positive("CosineDecay", "t_mul", t_mul)
+        if not t_mul >= 1:  # shorter and shorter periods would end at a finite step
+            raise ValueError(f"CosineDecay: t_mul must be >= 1, got {t_mul}")
         _positive("CosineDecay", "m_mul", m_mul)
         self.initial_learning_rate = float(initial_learning_rate)
         self.decay_steps = int(decay_steps)

@@ -104,7 +104,7 @@ class TrainConfig:
         # The schedule is plain Python and is built to validate it (the warm-up is checked again
         # against the real number of steps once the dataset size is known); the optimizer is
         # only checked: building one creates TF variables, which must wait for the strategy.
-        self.schedule(total_steps=self.train_steps or self.warmup_steps + 1)
+        self.schedule(total_steps=self.train_steps or 2**31 - 1)  # epochs: length not known yet
         check_optimizer_options(
             self.optimizer, self.momentum, self.weight_decay, self.clipnorm, self.global_clipnorm
         )

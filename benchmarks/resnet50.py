@@ -1,0 +1,98 @@
+"""Train-step throughput of our ResNet-50 vs ``keras.applications.ResNet50(weights=None)``.
+
+    python benchmarks/resnet50.py [--batch 8] [--steps 3] [--repeats 3] [--size 224]
+
+Both models take the same batch through the same compiled step (forward, cross-entropy,
+gradients, SGD update), interleaved after a warm-up; the best round of each is kept. Also
+reports the achieved multiply-adds per second -- a training step taken as 3x the forward
+multiply-adds of our cost table -- as a fraction of a large float32 matmul's rate measured in
+the same run. (Keras's ResNet50 has conv biases and a slightly different stem; it is the
+obvious baseline, not an identical network.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from yeehaw_tf.analysis import cost_table  # noqa: E402
+from yeehaw_tf.models import build  # noqa: E402
+
+
+def _train_step(model):
+    optimizer = keras.optimizers.SGD(0.01)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply(grads, model.trainable_variables)
+        return loss
+
+    return step
+
+
+def _matmul_rate(n: int = 2048, repeats: int = 10) -> float:
+    a = tf.random.normal((n, n))
+    matmul = tf.function(lambda m: tf.matmul(m, m))
+    matmul(a).numpy()
+    began = time.perf_counter()
+    for _ in range(repeats):
+        out = matmul(a)
+    out.numpy()
+    return repeats * n**3 / (time.perf_counter() - began)  # multiply-adds per second
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--size", type=int, default=224)
+    args = parser.parse_args()
+    shape = (args.size, args.size, 3)
+    x = tf.random.uniform((args.batch, *shape))
+    y = tf.random.uniform((args.batch,), 0, 1000, dtype=tf.int32)
+    ours = build("resnet50", 1000, shape)
+    keras_model = keras.applications.ResNet50(
+        weights=None, input_shape=shape, classifier_activation=None
+    )
+    steps = {"ours": _train_step(ours), "keras": _train_step(keras_model)}
+    for step in steps.values():
+        step(x, y).numpy()  # trace and warm up
+    best = {k: float("inf") for k in steps}
+    for _ in range(args.repeats):
+        for key, step in steps.items():
+            began = time.perf_counter()
+            for _ in range(args.steps):
+                loss = step(x, y)
+            loss.numpy()
+            best[key] = min(best[key], (time.perf_counter() - began) / args.steps)
+    rate = {k: args.batch / v for k, v in best.items()}
+    forward = cost_table(ours)[-1]["flops"]
+    achieved = 3 * forward * args.batch / best["ours"]
+    peak = _matmul_rate()
+    print(
+        f"TensorFlow {tf.__version__}, Keras {keras.__version__}; batch {args.batch} at "
+        f"{args.size}x{args.size}, best of {args.repeats} rounds of {args.steps} steps"
+    )
+    print(f"ours   {rate['ours']:8.2f} images/s")
+    print(f"keras  {rate['keras']:8.2f} images/s")
+    print(f"ratio (ours / keras) {rate['ours'] / rate['keras']:.3f}")
+    print(f"forward multiply-adds per image (cost table): {forward / 1e9:.2f} G")
+    print(
+        f"achieved {achieved / 1e9:.1f} G multiply-adds/s; a {2048}^3 float32 matmul "
+        f"{peak / 1e9:.1f} G/s; fraction {achieved / peak:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
