@@ -17,7 +17,8 @@ def _moments(x, axes, channels: int, synchronized: bool):
         mean = sums[0] / count
         return mean, ops.maximum(sums[1] / count - ops.square(mean), 0.0)
     mean = ops.mean(x, axis=axes, keepdims=True)
-    variance = ops.mean(ops.square(x - mean), axis=axes)
+    # d var / d mean = -2 mean(x - mean) = 0: stopping it changes no gradient, only saves work
+    variance = ops.mean(ops.square(x - ops.stop_gradient(mean)), axis=axes)
     return ops.reshape(mean, (channels,)), variance
 
 

@@ -77,6 +77,9 @@ def conv(
     """A (grouped, dilated) 2-D convolution with explicit padding; ``kernel`` is an int or
     ``(height, width)``."""
     _check(x, kernel, stride, padding, dilation, name)
+    kh, kw = _pair(kernel)
+    if isinstance(padding, int) and stride == 1 and kh == kw and 2 * padding == dilation * (kh - 1):
+        padding = "same"  # exactly the same result, without a separate padding op
     x, mode = _pad(x, padding, name)
     return keras.layers.Conv2D(
         filters,
