@@ -119,6 +119,7 @@ def test_every_model_trains_one_step_and_round_trips(name, tmp_path):
     "name",
     [
         "resnet18",
+        "alexnet",
         "resnet20",
         "densenet121",
         "mobilenet_v2",
@@ -130,7 +131,7 @@ def test_every_model_trains_one_step_and_round_trips(name, tmp_path):
     ],
 )
 def test_backbones_return_feature_maps_by_stride(name):
-    shape = SMALL_SHAPES.get(name, (64, 64, 3)) if name != "inception_v3" else (139, 139, 3)
+    shape = {"inception_v3": (139, 139, 3), "alexnet": (127, 127, 3)}.get(name, (64, 64, 3))
     features = build(name, 10, shape, features=True)
     maps = features(tf.zeros((1, *shape)))
     assert isinstance(maps, dict) and len(maps) >= 3

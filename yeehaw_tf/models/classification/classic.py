@@ -70,18 +70,23 @@ def alexnet(
     input_shape=(224, 224, 3),
     two_tower: bool = False,
     dropout: float = 0.5,
+    features: bool = False,
     name: str = "alexnet",
 ) -> keras.Model:
-    """AlexNet; ``two_tower`` for the paper's grouped variant (use 227x227 inputs)."""
+    """AlexNet; ``two_tower`` for the paper's grouped variant (use 227x227 inputs).
+    ``features=True`` returns the pooled maps ``{"C3", "C4", "C5"}`` (strides 8, 16, 32)."""
     check_classifier_args(num_classes, input_shape, min_size=63)
     inputs = keras.Input(tuple(input_shape), name="images")
-    x = inputs
+    x, maps = inputs, {}
     for i, (filters, kernel, stride, padding, groups, pooled) in enumerate(_ALEXNET[two_tower]):
         x = conv_norm_act(
             x, filters, kernel, stride, padding, groups=groups, norm=None, name=f"conv{i + 1}"
         )
         if pooled:
             x = pool(x, "max", 3, 2, name=f"pool{i + 1}")
+            maps[f"C{len(maps) + 3}"] = x
+    if features:
+        return keras.Model(inputs, maps, name=f"{name}_features")
     outputs = _classifier(x, (4096, 4096), num_classes, dropout)
     return keras.Model(inputs, outputs, name=name)
 
