@@ -136,6 +136,12 @@ flags.DEFINE_list(
     "height,width the network sees (the model resizes its input first, so "
     "small datasets can train the ImageNet architectures; exports still take native images).",
 )
+flags.DEFINE_bool(
+    "aux_logits",
+    False,
+    "Train the auxiliary classifiers (googlenet, inception_v3), loss "
+    "weight 0.3; they are dropped for evaluation accuracy and export.",
+)
 flags.DEFINE_bool("export", True, "Export SavedModel and TFLite after training.")
 flags.DEFINE_multi_enum("formats", list(FORMATS), FORMATS, "Export formats.")
 flags.DEFINE_multi_enum("quantize", list(QUANTIZATIONS), QUANTIZATIONS, "TFLite variants.")
@@ -222,6 +228,7 @@ def main(argv):
             l1=FLAGS.l1,
             l2=FLAGS.l2,
             image_size=_integers("image_size", FLAGS.image_size) if FLAGS.image_size else None,
+            aux_logits=FLAGS.aux_logits,
             export=FLAGS.export,
             formats=tuple(FLAGS.formats),
             quantize=tuple(FLAGS.quantize),

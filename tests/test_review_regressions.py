@@ -120,3 +120,20 @@ def test_layers_in_training_mode_agree_eagerly_and_compiled():
     wrapped = layers.WeightNormalization(keras.layers.Dense(3))
     graph_out = tf.function(lambda t: wrapped(t))(x)  # built inside the graph
     np.testing.assert_allclose(graph_out, wrapped(x), atol=1e-6)
+
+
+def test_resize_layer_matches_tf_image_resize_and_keeps_inference_mode(tmp_path):
+    from tests.layer_checks import check_layer
+    from yeehaw_tf.training.tasks import ClassificationTask
+
+    x = np.random.default_rng(0).uniform(0, 255, (2, 8, 8, 3)).astype(np.float32)
+    expected = tf.image.resize(x, (13, 5), method="bilinear", antialias=False)
+    np.testing.assert_allclose(layers.Resize(13, 5)(x), expected, atol=1e-4)
+    check_layer(layers.Resize(13, 5), x, tmp_path)
+    # keras.layers.Resizing made the layers after it run in training mode on model(x)
+    task = ClassificationTask(
+        "googlenet", 4, (32, 32, 3), (0.0,) * 3, (1.0,) * 3, image_size=(64, 64)
+    )
+    model = task.build_model()
+    images = np.random.default_rng(1).uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_array_equal(model(images), model(images))

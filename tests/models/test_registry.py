@@ -120,6 +120,7 @@ def test_every_model_trains_one_step_and_round_trips(name, tmp_path):
     [
         "resnet18",
         "alexnet",
+        "lenet5",
         "resnet20",
         "densenet121",
         "mobilenet_v2",
@@ -134,7 +135,7 @@ def test_backbones_return_feature_maps_by_stride(name):
     shape = {"inception_v3": (139, 139, 3), "alexnet": (127, 127, 3)}.get(name, (64, 64, 3))
     features = build(name, 10, shape, features=True)
     maps = features(tf.zeros((1, *shape)))
-    assert isinstance(maps, dict) and len(maps) >= 3
+    assert isinstance(maps, dict) and len(maps) >= (2 if name == "lenet5" else 3)
     sizes = [maps[k].shape[1] for k in sorted(maps)]
     assert sizes == sorted(sizes, reverse=True)  # deeper levels are coarser
 

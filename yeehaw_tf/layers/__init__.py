@@ -24,6 +24,8 @@ from yeehaw_tf.layers.kernel_wrappers import WeightNoise, WeightNormalization
 from yeehaw_tf.layers.maxout import ChannelMaxout, Maxout
 from yeehaw_tf.layers.normalization import NORMALIZATIONS, get_normalization
 from yeehaw_tf.layers.regularization import Dropout, GaussianNoise
+from yeehaw_tf.layers.resize import Resize
+from yeehaw_tf.layers.stack_outputs import StackOutputs
 from yeehaw_tf.layers.standardization import ChannelStandardization
 
 __all__ = [
@@ -41,7 +43,9 @@ __all__ = [
     "NORMALIZATIONS",
     "Maxout",
     "ReLU",
+    "Resize",
     "Sigmoid",
+    "StackOutputs",
     "Tanh",
     "WeightNoise",
     "WeightNormalization",

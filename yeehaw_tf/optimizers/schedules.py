@@ -62,8 +62,41 @@ class StepDecay(Schedule):
         return {"boundaries": self.boundaries, "values": self.values}
 
 
+class _TimeDecay(Schedule):
+    """Shared by the decays of ``p = step / decay_steps`` (floored if ``staircase``)."""
+
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        decay_steps: int,
+        decay_rate: float,
+        staircase: bool = False,
+    ):
+        name = type(self).__name__
+        _positive(name, "initial_learning_rate", initial_learning_rate)
+        _positive(name, "decay_steps", decay_steps)
+        if not decay_rate >= 0:
+            raise ValueError(f"{name}: decay_rate must be >= 0, got {decay_rate}")
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.decay_steps = int(decay_steps)
+        self.decay_rate = float(decay_rate)
+        self.staircase = bool(staircase)
+
+    def _progress(self, step):
+        p = _step(step) / self.decay_steps
+        return ops.floor(p) if self.staircase else p
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+        }
+
+
 @keras.saving.register_keras_serializable(package="yeehaw_tf")
-class ExponentialDecay(Schedule):
+class ExponentialDecay(_TimeDecay):
     """``lr0 * decay_rate ^ (step / decay_steps)`` (floored exponent if ``staircase``)."""
 
     def __init__(
@@ -73,62 +106,19 @@ class ExponentialDecay(Schedule):
         decay_rate: float,
         staircase: bool = False,
     ):
-        _positive("ExponentialDecay", "initial_learning_rate", initial_learning_rate)
-        _positive("ExponentialDecay", "decay_steps", decay_steps)
         _positive("ExponentialDecay", "decay_rate", decay_rate)
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = int(decay_steps)
-        self.decay_rate = float(decay_rate)
-        self.staircase = bool(staircase)
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase)
 
     def __call__(self, step):
-        p = _step(step) / self.decay_steps
-        if self.staircase:
-            p = ops.floor(p)
-        return self.initial_learning_rate * ops.power(self.decay_rate, p)
-
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-        }
+        return self.initial_learning_rate * ops.power(self.decay_rate, self._progress(step))
 
 
 @keras.saving.register_keras_serializable(package="yeehaw_tf")
-class InverseTimeDecay(Schedule):
+class InverseTimeDecay(_TimeDecay):
     """The notes' "inverse" decay: ``lr0 / (1 + decay_rate * step / decay_steps)``."""
 
-    def __init__(
-        self,
-        initial_learning_rate: float,
-        decay_steps: int,
-        decay_rate: float,
-        staircase: bool = False,
-    ):
-        _positive("InverseTimeDecay", "initial_learning_rate", initial_learning_rate)
-        _positive("InverseTimeDecay", "decay_steps", decay_steps)
-        if not decay_rate >= 0:
-            raise ValueError(f"InverseTimeDecay: decay_rate must be >= 0, got {decay_rate}")
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = int(decay_steps)
-        self.decay_rate = float(decay_rate)
-        self.staircase = bool(staircase)
-
     def __call__(self, step):
-        p = _step(step) / self.decay_steps
-        if self.staircase:
-            p = ops.floor(p)
-        return self.initial_learning_rate / (1.0 + self.decay_rate * p)
-
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-        }
+        return self.initial_learning_rate / (1.0 + self.decay_rate * self._progress(step))
 
 
 @keras.saving.register_keras_serializable(package="yeehaw_tf")

@@ -75,6 +75,7 @@ class TrainConfig:
     l1: float = 0.0
     l2: float = 0.0
     image_size: tuple[int, int] | None = None
+    aux_logits: bool = False
     export: bool = True
     formats: tuple[str, ...] = FORMATS
     quantize: tuple[str, ...] = QUANTIZATIONS
@@ -127,6 +128,7 @@ class TrainConfig:
             "loss_name": self.loss,
             "label_smoothing": self.label_smoothing,
             "image_size": self.image_size,
+            "aux_logits": self.aux_logits,
         }
         ClassificationTask(self.model, 1, (8, 8, 1), (0.0,), (1.0,), **options)
         return options

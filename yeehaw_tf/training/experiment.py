@@ -165,7 +165,7 @@ def run_experiment(config: TrainConfig, verbose: int = 1) -> dict:
         train_results = drive(train_ds, total_steps, verbose=verbose)
         train_seconds = time.perf_counter() - train_began
         evaluation = trainer.evaluate(test_ds)
-        model = _float32_model(task, trainer.model)
+        model = task.inference_model(_float32_model(task, trainer.model))
 
     summary = {
         "workdir": os.path.abspath(config.workdir),
@@ -220,9 +220,10 @@ def export_workdir(
     if not tf.io.gfile.exists(checkpoint + ".index"):
         raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
     task = ClassificationTask.from_dict(record["task"])
-    model = task.build_model()
+    training_model = task.build_model()
+    model = task.inference_model(training_model)
     try:
-        status = tf.train.Checkpoint(model=model).restore(checkpoint).expect_partial()
+        status = tf.train.Checkpoint(model=training_model).restore(checkpoint).expect_partial()
         status.assert_existing_objects_matched()
     except (ValueError, AssertionError, tf.errors.OpError) as e:
         raise ValueError(

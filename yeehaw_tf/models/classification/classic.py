@@ -31,14 +31,19 @@ def _classifier(x, widths, num_classes, dropout, name="classifier"):
     return keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
 
 
-def lenet5(num_classes: int = 10, input_shape=(32, 32, 1), name: str = "lenet5") -> keras.Model:
-    """LeNet-5: C1 conv 6@5x5, S2 avg-pool, C3 conv 16@5x5, S4 avg-pool, F5 120, F6 84, F7."""
+def lenet5(
+    num_classes: int = 10, input_shape=(32, 32, 1), features: bool = False, name: str = "lenet5"
+) -> keras.Model:
+    """LeNet-5: C1 conv 6@5x5, S2 avg-pool, C3 conv 16@5x5, S4 avg-pool, F5 120, F6 84, F7.
+    ``features=True`` returns the subsampled maps ``{"C1": S2, "C2": S4}`` (strides 2, 4)."""
     check_classifier_args(num_classes, input_shape, min_size=12)
     inputs = keras.Input(tuple(input_shape), name="images")
     x = Tanh(name="c1_tanh")(conv(inputs, 6, 5, name="c1"))
-    x = pool(x, "avg", 2, name="s2")
+    s2 = x = pool(x, "avg", 2, name="s2")
     x = Tanh(name="c3_tanh")(conv(x, 16, 5, name="c3"))
     x = pool(x, "avg", 2, name="s4")
+    if features:
+        return keras.Model(inputs, {"C1": s2, "C2": x}, name=f"{name}_features")
     x = keras.layers.Flatten(name="flatten")(x)
     x = Tanh(name="f5_tanh")(keras.layers.Dense(120, name="f5")(x))
     x = Tanh(name="f6_tanh")(keras.layers.Dense(84, name="f6")(x))

@@ -6,8 +6,15 @@ import dataclasses
 
 import keras
 
-from yeehaw_tf.layers import ACTIVATIONS, NORMALIZATIONS, ChannelStandardization
-from yeehaw_tf.losses import MulticlassHinge, SoftmaxCrossEntropy
+from yeehaw_tf.layers import (
+    ACTIVATIONS,
+    NORMALIZATIONS,
+    ChannelStandardization,
+    Resize,
+    StackOutputs,
+)
+from yeehaw_tf.losses import AuxiliaryLoss, MulticlassHinge, SoftmaxCrossEntropy
+from yeehaw_tf.metrics import MainOutputAccuracy
 from yeehaw_tf.models.registry import accepts, build, get_classifier
 from yeehaw_tf.regularizers import weight_penalty
 
@@ -30,6 +37,9 @@ class ClassificationTask:
         label_smoothing: for ``cross_entropy`` only.
         image_size: ``(height, width)`` the network sees; the model resizes its input
             (bilinear) first, so it -- and its exports -- still take the dataset's images.
+        aux_logits: train the auxiliary classifiers of models that have them (GoogLeNet,
+            Inception v3) with weight 0.3: the training model stacks its heads and
+            :meth:`inference_model` drops the auxiliary ones for evaluation and export.
     """
 
     model_name: str
@@ -45,6 +55,7 @@ class ClassificationTask:
     loss_name: str = "cross_entropy"
     label_smoothing: float = 0.0
     image_size: tuple[int, int] | None = None
+    aux_logits: bool = False
 
     def __post_init__(self):
         get_classifier(self.model_name)  # raises a clear error for an unknown name
@@ -66,10 +77,20 @@ class ClassificationTask:
         x, shape = inputs, self.input_shape
         if self.image_size and tuple(self.image_size) != tuple(self.input_shape[:2]):
             shape = (*self.image_size, self.input_shape[-1])
-            x = keras.layers.Resizing(*self.image_size, name="resize")(x)
+            x = Resize(*self.image_size, name="resize")(x)
         x = ChannelStandardization(self.mean, self.std, name="standardize")(x)
         network = build(self.model_name, self.num_classes, shape, **self._model_options())
-        return keras.Model(inputs, network(x), name=f"{self.model_name}_classifier")
+        outputs = network(x)
+        if self.aux_logits:
+            outputs = StackOutputs(name="heads")(list(outputs))
+        return keras.Model(inputs, outputs, name=f"{self.model_name}_classifier")
+
+    def inference_model(self, model: keras.Model) -> keras.Model:
+        """The model that evaluation and export use: without auxiliary heads."""
+        if not self.aux_logits:
+            return model
+        main = model.get_layer("heads").input[0]
+        return keras.Model(model.inputs, main, name=model.name)
 
     def _model_options(self) -> dict:
         """The model choices that differ from the defaults (models that do not offer a choice
@@ -79,6 +100,7 @@ class ClassificationTask:
             "norm": (self.norm, "batch"),
             "dropout": (self.dropout, 0.0),
             "kernel_regularizer": (weight_penalty(self.l1, self.l2), None),
+            "aux_logits": (self.aux_logits, False),
         }
         options = {k: v for k, (v, default) in chosen.items() if v != default}
         for option in options:
@@ -89,11 +111,13 @@ class ClassificationTask:
 
     def loss(self) -> keras.losses.Loss:
         if self.loss_name == "hinge":
-            return MulticlassHinge()
-        return SoftmaxCrossEntropy(label_smoothing=self.label_smoothing)
+            loss = MulticlassHinge()
+        else:
+            loss = SoftmaxCrossEntropy(label_smoothing=self.label_smoothing)
+        return AuxiliaryLoss(loss, aux_weight=0.3) if self.aux_logits else loss
 
     def metrics(self) -> list[keras.metrics.Metric]:
-        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        return [MainOutputAccuracy(name="accuracy")]
 
     def to_dict(self) -> dict:
         return {"task": "classification", **dataclasses.asdict(self)}
