@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import keras
 
 from yeehaw_tf.layers import Dropout, get_activation, get_normalization
+from yeehaw_tf.layers.conv_blocks import conv_norm_act
 from yeehaw_tf.models.validation import check_classifier_args
 
 
@@ -27,21 +28,17 @@ class _Units:
     kernel_regularizer: keras.regularizers.Regularizer | None
 
     def conv_norm(self, x, filters: int, kernel: int, stride: int, name: str, act: bool = True):
-        x = keras.layers.Conv2D(
+        return conv_norm_act(
+            x,
             filters,
             kernel,
-            strides=stride,
-            padding="same",
-            use_bias=self.norm == "none",  # a normalisation's shift makes a bias redundant
+            stride,
+            "same",
+            name=name,
+            norm=self.norm,
+            activation=self.activation if act else None,
             kernel_regularizer=self.kernel_regularizer,
-            name=f"{name}_conv",
-        )(x)
-        norm = get_normalization(self.norm, filters, name=f"{name}_norm")
-        if norm is not None:
-            x = norm(x)
-        if act:
-            x = get_activation(self.activation, name=f"{name}_{self.activation}")(x)
-        return x
+        )
 
     def basic_block(self, x, filters: int, stride: int, name: str):
         shortcut = x
