@@ -71,5 +71,18 @@ def test_googlenet_trains_its_auxiliary_heads_and_exports_without_them(tmp_path)
     assert inference.output.shape == (None, 4)
     x = next(iter(data))[0]
     np.testing.assert_allclose(inference(x), trainer.model(x)[:, 0], atol=1e-5)
+    # the same maths under Keras fit: one loss on the stacked heads
+    fitted = Trainer(
+        build_model=task.build_model,
+        loss=task.loss(),
+        build_metrics=task.metrics,
+        build_optimizer=lambda: keras.optimizers.SGD(0.01),
+        workdir=str(tmp_path / "fit"),
+    )
+    kernel = fitted.model.get_layer("googlenet").get_layer("aux2_fc1").kernel
+    before = kernel.numpy().copy()
+    history = fitted.fit(data, 1, verbose=0)
+    assert np.isfinite(history["loss"]) and 0.0 <= history["accuracy"] <= 1.0
+    assert not np.allclose(kernel.numpy(), before)
     with pytest.raises(ValueError, match="does not offer the aux_logits"):
         ClassificationTask("resnet18", 4, (32, 32, 3), (0.0,) * 3, (1.0,) * 3, aux_logits=True)
