@@ -150,4 +150,6 @@ def test_clipping_and_bad_input():
     with pytest.raises(ValueError, match=r"\[..., 4\]"):
         convert_boxes(np.zeros((2, 3)), "xyxy", "xywh")
     assert len(ALL_FORMATS) == 10
-    assert float(iou(np.array([[1.0, 1.0, 1.0, 1.0]]), np.array([[1.0, 1.0, 1.0, 1.0]]))[0, 0]) == 0.0
+    assert (
+        float(iou(np.array([[1.0, 1.0, 1.0, 1.0]]), np.array([[1.0, 1.0, 1.0, 1.0]]))[0, 0]) == 0.0
+    )

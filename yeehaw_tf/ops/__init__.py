@@ -1,4 +1,4 @@
-"""Pure tensor operations (box math so far), with thin layers where useful."""
+"""Pure tensor operations: box math and non-maximum suppression."""
 
 from yeehaw_tf.ops.boxes import (
     ALL_FORMATS,
@@ -9,13 +9,17 @@ from yeehaw_tf.ops.boxes import (
     giou,
     iou,
 )
+from yeehaw_tf.ops.nms import batched_nms, nms, soft_nms
 
 __all__ = [
     "ALL_FORMATS",
+    "batched_nms",
     "clip_boxes",
     "convert_boxes",
     "decode_boxes",
     "encode_boxes",
     "giou",
     "iou",
+    "nms",
+    "soft_nms",
 ]
