@@ -10,7 +10,6 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Tolerances, in one place.
 FLOAT32_ATOL = 1e-5  # float32 computations compared with a float64 reference or another path
-FLOAT32_RTOL = 1e-5
 STEP_ATOL = 1e-6  # weights after the same update computed two ways
 
 

@@ -103,13 +103,15 @@ def soft_nms(
     values = tf.TensorArray(scores.dtype, size=0, dynamic_size=True)
     active = tf.ones([n], tf.bool)
 
+    def still_active(current, active):
+        return tf.where(active, current, tf.fill([n], tf.cast(-1e30, current.dtype)))
+
     def cond(k, current, active, indices, values):
-        best = tf.reduce_max(tf.where(active, current, tf.fill([n], tf.cast(-1e30, current.dtype))))
+        best = tf.reduce_max(still_active(current, active))
         return (k < max_outputs) & tf.reduce_any(active) & (best > score_threshold)
 
     def body(k, current, active, indices, values):
-        masked = tf.where(active, current, tf.fill([n], tf.cast(-1e30, current.dtype)))
-        i = tf.cast(tf.argmax(masked), tf.int32)
+        i = tf.cast(tf.argmax(still_active(current, active)), tf.int32)
         indices = indices.write(k, i)
         values = values.write(k, current[i])
         active = tf.tensor_scatter_nd_update(active, [[i]], [False])
