@@ -1,4 +1,4 @@
-"""Pure tensor operations: box math and non-maximum suppression."""
+"""Pure tensor operations: box math, anchors, matching, non-maximum suppression, RoI pooling."""
 
 from yeehaw_tf.ops.anchors import anchor_shapes, generate_anchors, pyramid_anchors
 from yeehaw_tf.ops.boxes import (
@@ -12,12 +12,14 @@ from yeehaw_tf.ops.boxes import (
 )
 from yeehaw_tf.ops.matching import IGNORE, NEGATIVE, match, sample_balanced
 from yeehaw_tf.ops.nms import batched_nms, nms, soft_nms
+from yeehaw_tf.ops.roi import assign_fpn_levels, multilevel_roi_align, roi_align, roi_pool
 
 __all__ = [
     "ALL_FORMATS",
     "IGNORE",
     "NEGATIVE",
     "anchor_shapes",
+    "assign_fpn_levels",
     "batched_nms",
     "clip_boxes",
     "convert_boxes",
@@ -27,8 +29,11 @@ __all__ = [
     "giou",
     "iou",
     "match",
+    "multilevel_roi_align",
     "nms",
     "pyramid_anchors",
+    "roi_align",
+    "roi_pool",
     "sample_balanced",
     "soft_nms",
 ]
