@@ -1,7 +1,8 @@
 """Train, evaluate and export a model: ``python train.py --helpfull`` lists every flag.
 
 With no flags: a compact ResNet on the built-in `digits` dataset, then SavedModel and TFLite
-exports checked against the Keras model. Re-running with the same ``--workdir`` resumes.
+exports checked against the Keras model. ``--task=segmentation`` trains a U-Net on the built-in
+`shapes` masks. Re-running with the same ``--workdir`` resumes.
 """
 
 from __future__ import annotations
@@ -18,20 +19,32 @@ from yeehaw_tf.data.datasets import dataset_names  # noqa: E402
 from yeehaw_tf.export.classifier import FORMATS  # noqa: E402
 from yeehaw_tf.export.tflite import QUANTIZATIONS  # noqa: E402
 from yeehaw_tf.layers import ACTIVATIONS, NORMALIZATIONS  # noqa: E402
-from yeehaw_tf.models.registry import classifier_names  # noqa: E402
+from yeehaw_tf.models.registry import classifier_names, segmenter_names  # noqa: E402
 from yeehaw_tf.optimizers import OPTIMIZERS, SCHEDULES  # noqa: E402
 from yeehaw_tf.training.config import LOOPS, MIXED_PRECISION  # noqa: E402
-from yeehaw_tf.training.tasks import task_names  # noqa: E402
+from yeehaw_tf.training.tasks import TASK_DEFAULTS, task_names  # noqa: E402
 from yeehaw_tf.training.tasks.classification import LOSSES  # noqa: E402
 
 FLAGS = flags.FLAGS
+
+
+def _defaults(key: str) -> str:
+    return ", ".join(f"{task} {TASK_DEFAULTS[task][key]}" for task in task_names())
+
+
 flags.DEFINE_string("task", "classification", f"What to train: one of {', '.join(task_names())}.")
-flags.DEFINE_string("model", "small_resnet", f"Model name: one of {', '.join(classifier_names())}.")
+flags.DEFINE_string(
+    "model",
+    None,
+    f"Model name (default per task: {_defaults('model')}). Classifiers: "
+    f"{', '.join(classifier_names())}. Segmenters: {', '.join(segmenter_names())}.",
+)
 flags.DEFINE_string(
     "dataset",
-    "digits",
-    f"Dataset name (optionally name/config): one of {', '.join(dataset_names())}. Built-in "
-    "datasets (digits, shapes) are generated offline; the others are downloaded by TFDS.",
+    None,
+    f"Dataset name, optionally name/config (default per task: {_defaults('dataset')}): one of "
+    f"{', '.join(dataset_names())}. Built-in datasets (digits, shapes) are generated offline; "
+    "the others are downloaded by TFDS.",
 )
 flags.DEFINE_string("data_dir", None, "TFDS data directory (default ~/.cache/yeehaw_tf/...).")
 flags.DEFINE_string(
@@ -44,7 +57,12 @@ flags.DEFINE_integer("batch_size", 64, "Global batch size (split across replicas
 flags.DEFINE_integer(
     "train_steps", None, "Total training steps (overrides --epochs).", lower_bound=1
 )
-flags.DEFINE_integer("epochs", 30, "Epochs to train when --train_steps is not set.", lower_bound=1)
+flags.DEFINE_integer(
+    "epochs",
+    None,
+    f"Epochs to train when --train_steps is not set (default per task: {_defaults('epochs')}).",
+    lower_bound=1,
+)
 flags.DEFINE_enum(
     "optimizer",
     "adam",
@@ -142,6 +160,12 @@ flags.DEFINE_bool(
     "Train the auxiliary classifiers (googlenet, inception_v3), loss "
     "weight 0.3; they are dropped for evaluation accuracy and export.",
 )
+flags.DEFINE_integer(
+    "base_filters",
+    None,
+    "Width of segmentation models that take it (unet, segnet): filters of the first level.",
+    lower_bound=1,
+)
 flags.DEFINE_bool("export", True, "Export SavedModel and TFLite after training.")
 flags.DEFINE_multi_enum("formats", list(FORMATS), FORMATS, "Export formats.")
 flags.DEFINE_multi_enum("quantize", list(QUANTIZATIONS), QUANTIZATIONS, "TFLite variants.")
@@ -149,13 +173,15 @@ flags.DEFINE_multi_enum("quantize", list(QUANTIZATIONS), QUANTIZATIONS, "TFLite 
 
 def _validate_names(flag_values) -> bool:
     from yeehaw_tf.data.datasets import validate_dataset_name
-    from yeehaw_tf.models.registry import get_classifier
+    from yeehaw_tf.models.registry import get_classifier, get_segmenter
     from yeehaw_tf.training.tasks import validate_task_name
 
     try:
-        validate_task_name(flag_values["task"])
-        get_classifier(flag_values["model"])
-        validate_dataset_name(flag_values["dataset"])
+        task = validate_task_name(flag_values["task"])
+        if flag_values["model"] is not None:
+            (get_segmenter if task == "segmentation" else get_classifier)(flag_values["model"])
+        if flag_values["dataset"] is not None:
+            validate_dataset_name(flag_values["dataset"])
     except ValueError as e:
         raise flags.ValidationError(str(e)) from None
     return True
@@ -185,20 +211,23 @@ def main(argv):
         logging.set_verbosity(logging.WARNING)
     if FLAGS.num_cpu_devices > 1:
         configure_cpu_devices(FLAGS.num_cpu_devices)  # before any TF op runs
+    defaults = TASK_DEFAULTS[FLAGS.task]
+    model = FLAGS.model or defaults["model"]
+    dataset = FLAGS.dataset or defaults["dataset"]
     workdir = FLAGS.workdir or os.path.join(
-        "runs", f"{FLAGS.task}_{FLAGS.model}_{FLAGS.dataset.replace('/', '-')}"
+        "runs", f"{FLAGS.task}_{model}_{dataset.replace('/', '-')}"
     )
     print(f"workdir: {os.path.abspath(workdir)}", flush=True)
     try:
         config = TrainConfig(
             workdir=workdir,
             task=FLAGS.task,
-            model=FLAGS.model,
-            dataset=FLAGS.dataset,
+            model=model,
+            dataset=dataset,
             data_dir=FLAGS.data_dir,
             batch_size=FLAGS.batch_size,
             train_steps=FLAGS.train_steps,
-            epochs=FLAGS.epochs,
+            epochs=FLAGS.epochs or defaults["epochs"],
             optimizer=FLAGS.optimizer,
             learning_rate=FLAGS.learning_rate,
             checkpoint_every=FLAGS.checkpoint_every,
@@ -229,6 +258,7 @@ def main(argv):
             l2=FLAGS.l2,
             image_size=_integers("image_size", FLAGS.image_size) if FLAGS.image_size else None,
             aux_logits=FLAGS.aux_logits,
+            base_filters=FLAGS.base_filters,
             export=FLAGS.export,
             formats=tuple(FLAGS.formats),
             quantize=tuple(FLAGS.quantize),

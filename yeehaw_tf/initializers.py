@@ -23,6 +23,7 @@ import math
 import random
 
 import keras
+import numpy as np
 
 # Standard deviation of a unit normal truncated to [-2, 2]; Keras divides by it.
 _TRUNCATED_STD = 0.87962566103423978
@@ -151,3 +152,37 @@ class KaimingUniform(_Kaiming):
 @keras.saving.register_keras_serializable(package="yeehaw_tf")
 class KaimingNormal(_Kaiming):
     """He et al. (2015): ``N(0, gain^2 / fan)``."""
+
+
+def bilinear_kernel(size: int):
+    """The ``size x size`` bilinear interpolation filter (Long et al.'s FCN ``upsample_filt``):
+    ``(1 - |i - c| / f) * (1 - |j - c| / f)`` with ``f = ceil(size / 2)`` and centre
+    ``c = f - 1`` (odd size) or ``f - 0.5`` (even size). A transposed convolution of stride
+    ``f`` with this kernel upsamples bilinearly."""
+    factor = (size + 1) // 2
+    centre = factor - 1 if size % 2 == 1 else factor - 0.5
+    og = np.arange(size, dtype=np.float64)
+    line = 1.0 - np.abs(og - centre) / factor
+    return np.outer(line, line)
+
+
+@keras.saving.register_keras_serializable(package="yeehaw_tf")
+class BilinearUpsampling(keras.initializers.Initializer):
+    """Initialises a transposed-convolution kernel ``(k, k, filters, in_channels)`` to bilinear
+    upsampling: :func:`bilinear_kernel` from each input channel to the output channel of the
+    same index, zero between different channels (FCN's initialisation of its upsampling
+    layers). Needs ``filters == in_channels``."""
+
+    def __call__(self, shape, dtype=None):
+        kh, kw, filters, channels = (int(d) for d in shape)
+        if kh != kw or filters != channels:
+            raise ValueError(
+                "BilinearUpsampling needs a square kernel with filters == input channels, "
+                f"got kernel shape {tuple(shape)}"
+            )
+        kernel = np.zeros((kh, kw, filters, channels))
+        kernel[:, :, np.arange(filters), np.arange(channels)] = bilinear_kernel(kh)[..., None]
+        return keras.ops.convert_to_tensor(kernel, dtype=dtype or "float32")
+
+    def get_config(self):
+        return {}

@@ -136,6 +136,8 @@ def test_export_without_a_checkpoint_fails_cleanly_and_writes_nothing(tmp_path):
         ("--batch_size=63 --num_cpu_devices=2", "divisible"),
         ("--optimizer=adam --momentum=0.9", "momentum does not apply"),
         ("--lr_schedule=step --lr_boundaries=300,100", "strictly increasing"),
+        ("--task=segmentation --model=resnet18", "unknown segmentation model 'resnet18'"),
+        ("--task=segmentation --dataset=digits", "no segmentation masks"),
     ],
 )
 def test_bad_flags_fail_before_training_with_a_clear_message(flag, message, tmp_path):

@@ -41,6 +41,10 @@ def test_defaults_are_the_main_job():
         ({"optimizer": "adam", "momentum": 0.9}, "momentum does not apply"),
         ({"lr_schedule": "step", "lr_boundaries": (9, 3)}, "strictly increasing"),
         ({"optimizer": "lion"}, "unknown optimizer"),
+        ({"task": "segmentation", "model": "small_resnet"}, "unknown segmentation model .* unet"),
+        ({"task": "segmentation", "model": "unet", "loss": "hinge"}, "classification task only"),
+        ({"task": "segmentation", "model": "fcn8s", "base_filters": 8}, "does not offer"),
+        ({"base_filters": 8}, "base_filters applies to segmentation models only"),
     ],
 )
 def test_bad_values_are_named(kwargs, match):

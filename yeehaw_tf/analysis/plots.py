@@ -140,3 +140,56 @@ def plot_optimizer_paths(path: str) -> str:
         ax.legend(loc="lower right" if problem == "rosenbrock" else "upper right")
     fig.tight_layout()
     return _save(plt, fig, path)
+
+
+def _class_colours(num_classes: int) -> np.ndarray:
+    """A fixed palette: black for class 0 (background), distinct colours after it."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab10"]
+    colours = [(0.0, 0.0, 0.0)] + [cmap(i % 10)[:3] for i in range(max(num_classes - 1, 0))]
+    return (np.asarray(colours) * 255).astype(np.uint8)
+
+
+def plot_segmentation(
+    path: str,
+    images: np.ndarray,
+    masks: np.ndarray,
+    predictions: np.ndarray,
+    class_names: tuple[str, ...] | None = None,
+) -> str:
+    """One row per image: the image, its ground-truth class map and the predicted one.
+
+    ``images``: uint8 ``[N, H, W, C]`` (C 1 or 3); ``masks``, ``predictions``: integer class
+    maps ``[N, H, W]``. Writes a PNG to ``path`` (atomically) and returns ``path``.
+    """
+    images, masks, predictions = np.asarray(images), np.asarray(masks), np.asarray(predictions)
+    if images.ndim != 4 or masks.shape != images.shape[:3] or predictions.shape != masks.shape:
+        raise ValueError(
+            "plot_segmentation: images must be [N, H, W, C] and masks and predictions [N, H, W]; "
+            f"got {images.shape}, {masks.shape}, {predictions.shape}"
+        )
+    num_classes = int(max(masks.max(initial=0), predictions.max(initial=0))) + 1
+    if class_names:
+        num_classes = max(num_classes, len(class_names))
+    palette = _class_colours(num_classes)
+    plt, fig, axes = _figure(len(images), 3, (7.5, 2.5 * len(images)))
+    for row, (image, mask, prediction) in enumerate(zip(images, masks, predictions, strict=True)):
+        shown = image[..., 0] if image.shape[-1] == 1 else image
+        for col, (picture, title) in enumerate(
+            ((shown, "image"), (palette[mask], "ground truth"), (palette[prediction], "prediction"))
+        ):
+            axes[row, col].imshow(picture, cmap="gray" if picture.ndim == 2 else None)
+            axes[row, col].set_axis_off()
+            if row == 0:
+                axes[row, col].set_title(title)
+    if class_names:
+        import matplotlib.patches as mpatches
+
+        handles = [
+            mpatches.Patch(color=palette[i] / 255.0, label=name)
+            for i, name in enumerate(class_names)
+        ]
+        fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
+    fig.tight_layout(rect=(0, 0.04 if class_names else 0, 1, 1))
+    return _save(plt, fig, path)

@@ -15,6 +15,7 @@ import tensorflow_datasets as tfds
 
 from yeehaw_tf.data.digits import Digits
 from yeehaw_tf.data.shapes import Shapes
+from yeehaw_tf.data.shapes_scenes import CLASS_NAMES
 
 # The builders are registered with TFDS when their classes are defined (TFDS's own mechanism);
 # this explicit table is what we validate names against.
@@ -26,8 +27,26 @@ BUILTIN_DATASETS: dict[str, type[tfds.core.GeneratorBasedBuilder]] = {
 REAL_CLASSIFICATION_DATASETS = ("mnist", "fashion_mnist", "kmnist", "cifar10", "cifar100")
 
 
+@dataclasses.dataclass(frozen=True)
+class _MaskSource:
+    """Where a dataset keeps its semantic mask and how its values map to class indices."""
+
+    key: str  # feature holding a uint8 (H, W, 1) mask
+    offset: int  # subtracted from the stored values
+    class_names: tuple[str, ...]
+
+
+# Datasets with semantic masks: `shapes` (0 background, 1.. the shape classes) and the Oxford-IIIT
+# Pet trimaps (stored 1 pet, 2 background, 3 border).
+SEGMENTATION_DATASETS = {
+    "shapes": _MaskSource("segmentation_mask", 0, ("background", *CLASS_NAMES)),
+    "oxford_iiit_pet": _MaskSource("segmentation_mask", 1, ("pet", "background", "border")),
+}
+
+
 def dataset_names() -> list[str]:
-    return sorted(BUILTIN_DATASETS) + sorted(REAL_CLASSIFICATION_DATASETS)
+    real = set(REAL_CLASSIFICATION_DATASETS) | set(SEGMENTATION_DATASETS)
+    return sorted(BUILTIN_DATASETS) + sorted(real - set(BUILTIN_DATASETS))
 
 
 def default_data_dir() -> str:
@@ -39,7 +58,7 @@ def default_data_dir() -> str:
 def validate_dataset_name(name: str) -> str:
     """Returns ``name`` if it names a known dataset (optionally ``name/config``), else raises."""
     base = name.split("/", 1)[0].split(":", 1)[0]
-    if base not in BUILTIN_DATASETS and base not in REAL_CLASSIFICATION_DATASETS:
+    if base not in dataset_names():
         raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(dataset_names())}")
     if base in BUILTIN_DATASETS and "/" in name:
         configs = [c.name for c in BUILTIN_DATASETS[base].BUILDER_CONFIGS]
@@ -101,3 +120,54 @@ def _num_examples(info: tfds.core.DatasetInfo, split: str, dataset: tf.data.Data
     if cardinality < 0:
         raise ValueError(f"the size of split {split!r} of {info.full_name} is unknown")
     return cardinality
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentationData:
+    """The splits of a segmentation dataset, as ``(image uint8 [H, W, C], mask int64 [H, W])``
+    pairs; mask values are class indices in ``[0, num_classes)``."""
+
+    name: str
+    train: tf.data.Dataset
+    test: tf.data.Dataset
+    class_names: tuple[str, ...]
+    image_shape: tuple  # (H, W, C); H and W are None when images differ in size
+    num_train: int
+    num_test: int
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+def load_segmentation(name: str, data_dir: str | None = None) -> SegmentationData:
+    """Prepares (if needed) and loads a dataset with semantic masks through ``tfds.load``."""
+    validate_dataset_name(name)
+    base = name.split("/", 1)[0].split(":", 1)[0]
+    if base not in SEGMENTATION_DATASETS:
+        raise ValueError(
+            f"dataset {name!r} has no segmentation masks; valid names: "
+            f"{', '.join(sorted(SEGMENTATION_DATASETS))}"
+        )
+    source = SEGMENTATION_DATASETS[base]
+    (train, test), info = tfds.load(
+        name,
+        split=["train", "test"],
+        data_dir=data_dir or default_data_dir(),
+        with_info=True,
+        shuffle_files=False,
+    )
+
+    def pair(example):
+        mask = tf.cast(example[source.key][..., 0], tf.int64) - source.offset
+        return example["image"], mask
+
+    return SegmentationData(
+        name=name,
+        train=train.map(pair),
+        test=test.map(pair),
+        class_names=source.class_names,
+        image_shape=tuple(info.features["image"].shape),
+        num_train=_num_examples(info, "train", train),
+        num_test=_num_examples(info, "test", test),
+    )

@@ -40,8 +40,6 @@ def classification_pipeline(
     skip exactly the batches it already consumed. For evaluation it is batched once, in order,
     keeping the last partial batch.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
 
     def prepare(image, label):
         image = tf.cast(image, tf.float32)
@@ -49,6 +47,39 @@ def classification_pipeline(
             image = resize_images(image, image_size)
         return image, tf.cast(label, tf.int64)
 
+    return _batched(dataset, prepare, batch_size, training, seed, shuffle_buffer, cache, augment)
+
+
+def segmentation_pipeline(
+    dataset: tf.data.Dataset,
+    *,
+    batch_size: int,
+    training: bool,
+    image_size: tuple[int, int] | None = None,
+    seed: int = 0,
+    shuffle_buffer: int = 10_000,
+    cache: bool = True,
+    augment: Augment | None = None,
+) -> tf.data.Dataset:
+    """Turns ``(image uint8 [H, W, C], mask [H, W])`` pairs into batches of ``(float32 pixels
+    0..255, int64 class maps)``; with ``image_size`` the image is resized bilinearly and the mask
+    by nearest neighbour (class indices must not be interpolated). Shuffling, repetition and
+    batching are as in :func:`classification_pipeline`."""
+
+    def prepare(image, mask):
+        image = tf.cast(image, tf.float32)
+        mask = tf.cast(mask, tf.int64)
+        if image_size is not None:
+            image = resize_images(image, image_size)
+            mask = tf.image.resize(mask[..., None], image_size, method="nearest")[..., 0]
+        return image, mask
+
+    return _batched(dataset, prepare, batch_size, training, seed, shuffle_buffer, cache, augment)
+
+
+def _batched(dataset, prepare, batch_size, training, seed, shuffle_buffer, cache, augment):
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
     ds = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if cache:
         ds = ds.cache()

@@ -1,4 +1,8 @@
-"""Export a classifier to every format and prove each one against the Keras model.
+"""Export a classifier or a segmenter to every format and prove each one against the Keras model.
+
+Both map uint8 images to ``probabilities`` over the last axis and ``classes`` (their argmax):
+``[N, classes]`` / ``[N]`` for a classifier, ``[N, H, W, classes]`` / ``[N, H, W]`` per pixel for
+a segmenter. Accuracy is per image or per pixel; segmenters also get their mean IoU reported.
 
 Writes, atomically, into ``export_dir``:
 
@@ -76,9 +80,23 @@ def keras_probabilities(
     return _batched(lambda x: {"p": predict(tf.cast(x, tf.float32))}, images, batch_size)["p"]
 
 
+def mean_iou(classes: np.ndarray, labels: np.ndarray, num_classes: int) -> float:
+    """Mean over the classes present (in truth or prediction) of TP / (TP + FP + FN)."""
+    confusion = np.bincount(
+        labels.astype(np.int64).ravel() * num_classes + classes.astype(np.int64).ravel(),
+        minlength=num_classes**2,
+    ).reshape(num_classes, num_classes)
+    tp = np.diag(confusion).astype(np.float64)
+    union = confusion.sum(0) + confusion.sum(1) - tp
+    present = union > 0
+    return float(np.mean(tp[present] / union[present])) if present.any() else 0.0
+
+
 def _check(name, outputs, reference, labels, reference_accuracy, extra) -> dict:
     probabilities = outputs["probabilities"]
     accuracy = float(np.mean(outputs["classes"] == labels))
+    if labels.ndim == 3:
+        extra = {**extra, "mean_iou": mean_iou(outputs["classes"], labels, reference.shape[-1])}
     max_diff = float(np.max(np.abs(probabilities - reference)))
     limit = MAX_ABS_DIFF[name]
     passed = (
@@ -96,7 +114,7 @@ def _check(name, outputs, reference, labels, reference_accuracy, extra) -> dict:
     }
 
 
-def export_classifier(
+def export_model(
     model: keras.Model,
     export_dir: str,
     *,
@@ -110,10 +128,10 @@ def export_classifier(
     """Exports ``model`` and checks every file against it on ``images``/``labels``.
 
     Args:
-        model: float pixels (0..255) -> logits.
+        model: float pixels (0..255) -> logits ``[N, classes]`` or ``[N, H, W, classes]``.
         export_dir: the directory to (re)place.
         images: uint8 evaluation images ``[N, H, W, C]`` (the test split).
-        labels: their integer labels ``[N]``.
+        labels: their integer labels ``[N]``, or class maps ``[N, H, W]`` for a segmenter.
         representative_images: uint8 images from the training split, to calibrate int8.
         formats: any of ``saved_model``, ``tflite`` (TFLite is converted from the SavedModel,
             so it is always written when ``tflite`` is asked for).
@@ -135,14 +153,20 @@ def export_classifier(
     if images.dtype != np.uint8 or images.ndim != 4:
         raise ValueError(f"images must be uint8 [N, H, W, C], got {images.dtype} {images.shape}")
     labels = np.asarray(labels)
-    if labels.shape != (len(images),):
-        raise ValueError(f"labels must have shape ({len(images)},), got {labels.shape}")
+    if labels.shape not in ((len(images),), images.shape[:3]):
+        raise ValueError(
+            f"labels must have shape ({len(images)},) (classes) or {images.shape[:3]} (class "
+            f"maps), got {labels.shape}"
+        )
 
     reference = keras_probabilities(model, images, batch_size)
     reference_accuracy = float(np.mean(np.argmax(reference, axis=-1) == labels))
+    keras_row = {"accuracy": reference_accuracy, "parameters": int(model.count_params())}
+    if labels.ndim == 3:
+        keras_row["mean_iou"] = mean_iou(np.argmax(reference, -1), labels, reference.shape[-1])
     report = {
         "num_examples": int(len(images)),
-        "keras": {"accuracy": reference_accuracy, "parameters": int(model.count_params())},
+        "keras": keras_row,
         "formats": {},
     }
     with atomic_directory(export_dir) as staging:
@@ -189,3 +213,7 @@ def export_classifier(
                 report,
             )
     return report
+
+
+export_classifier = export_model
+export_segmenter = export_model

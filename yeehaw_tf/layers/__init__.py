@@ -15,45 +15,71 @@ from yeehaw_tf.layers.activations import (
     tanh,
 )
 from yeehaw_tf.layers.batch_normalization import BatchNormalization
+from yeehaw_tf.layers.bilinear_upsampling import BilinearUpsampling2D, ResizeLike, bilinear_resize
 from yeehaw_tf.layers.group_normalization import (
     GroupNormalization,
     InstanceNormalization,
     LayerNormalization,
 )
 from yeehaw_tf.layers.kernel_wrappers import WeightNoise, WeightNormalization
+from yeehaw_tf.layers.max_unpooling import (
+    MaxPoolingWithArgmax2D,
+    MaxUnpooling2D,
+    max_pool_with_argmax,
+    max_unpool,
+)
 from yeehaw_tf.layers.maxout import ChannelMaxout, Maxout
 from yeehaw_tf.layers.normalization import NORMALIZATIONS, get_normalization
 from yeehaw_tf.layers.regularization import Dropout, GaussianNoise
 from yeehaw_tf.layers.resize import Resize
+from yeehaw_tf.layers.roi import MultiLevelRoIAlign, RoIAlign, RoIPool
 from yeehaw_tf.layers.stack_outputs import StackOutputs
 from yeehaw_tf.layers.standardization import ChannelStandardization
+from yeehaw_tf.layers.transposed_conv import (
+    TransposedConv2D,
+    transposed_conv2d,
+    transposed_output_length,
+)
 
 __all__ = [
+    "MultiLevelRoIAlign",
+    "RoIAlign",
+    "RoIPool",
     "ACTIVATIONS",
-    "ELU",
     "BatchNormalization",
+    "BilinearUpsampling2D",
     "ChannelMaxout",
     "ChannelStandardization",
     "Dropout",
+    "ELU",
     "GaussianNoise",
     "GroupNormalization",
     "InstanceNormalization",
     "LayerNormalization",
     "LeakyReLU",
-    "NORMALIZATIONS",
+    "MaxPoolingWithArgmax2D",
+    "MaxUnpooling2D",
     "Maxout",
+    "NORMALIZATIONS",
     "ReLU",
     "Resize",
+    "ResizeLike",
     "Sigmoid",
     "StackOutputs",
     "Tanh",
+    "TransposedConv2D",
     "WeightNoise",
     "WeightNormalization",
+    "bilinear_resize",
     "elu",
     "get_activation",
     "get_normalization",
     "leaky_relu",
+    "max_pool_with_argmax",
+    "max_unpool",
     "relu",
     "sigmoid",
     "tanh",
+    "transposed_conv2d",
+    "transposed_output_length",
 ]

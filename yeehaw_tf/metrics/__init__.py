@@ -1,5 +1,26 @@
-"""Metrics."""
+"""Metrics: classification (main-head accuracy), segmentation (pixel accuracy, mean IoU) and
+detection (COCO and VOC mean average precision, COCO JSON for pycocotools)."""
 
+from yeehaw_tf.metrics.coco_json import coco_ground_truth, coco_results, write_coco_json
+from yeehaw_tf.metrics.detection_map import (
+    COCO_SUMMARY_KEYS,
+    COCOMeanAveragePrecision,
+    coco_map,
+    voc_map,
+)
 from yeehaw_tf.metrics.main_output import MainOutputAccuracy
+from yeehaw_tf.metrics.segmentation import MeanIoU, PixelAccuracy, mean_iou_from_confusion
 
-__all__ = ["MainOutputAccuracy"]
+__all__ = [
+    "COCO_SUMMARY_KEYS",
+    "COCOMeanAveragePrecision",
+    "MainOutputAccuracy",
+    "MeanIoU",
+    "PixelAccuracy",
+    "coco_ground_truth",
+    "coco_map",
+    "coco_results",
+    "mean_iou_from_confusion",
+    "voc_map",
+    "write_coco_json",
+]

@@ -1,8 +1,9 @@
 """Every model, reachable by name from one explicit table: name -> builder function.
 
-Classification builders take ``num_classes`` and ``input_shape`` (plus their own options) and
-return a Keras model that maps (standardised) float images to logits; families that can also
-return a dict of feature maps take ``features=True``.
+Builders take ``num_classes`` and ``input_shape`` (plus their own options). Classifiers map
+(standardised) float images to logits ``[batch, classes]``; families that can also return a dict
+of feature maps take ``features=True``. Segmenters map them to per-pixel logits
+``[batch, H, W, classes]``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import keras
 
 from yeehaw_tf.models.classification import classic, densenet, inception, mobilenet, resnet
 from yeehaw_tf.models.classification.small_resnet import small_resnet
+from yeehaw_tf.models.segmentation import fcn, segnet, unet
 
 _p = functools.partial
 
@@ -38,31 +40,57 @@ CLASSIFIERS: dict[str, Callable[..., keras.Model]] = {
 }
 
 
+# Segmenters. ``unet`` is the paper's architecture at a quarter of its width (16 base filters,
+# sized for small images on a CPU); ``unet(base_filters=64)`` is the paper's.
+SEGMENTERS: dict[str, Callable[..., keras.Model]] = {
+    "unet": _p(unet.unet, base_filters=16),
+    **{variant: _p(fcn.fcn, variant) for variant in fcn.STRIDES},
+    "segnet": segnet.segnet,
+}
+
+
 def classifier_names() -> list[str]:
     return sorted(CLASSIFIERS)
+
+
+def segmenter_names() -> list[str]:
+    return sorted(SEGMENTERS)
 
 
 list_models = classifier_names
 
 
-def get_classifier(name: str) -> Callable[..., keras.Model]:
+def _lookup(table: dict, name: str, kind: str) -> Callable[..., keras.Model]:
     try:
-        return CLASSIFIERS[name]
+        return table[name]
     except KeyError:
         raise ValueError(
-            f"unknown model {name!r}; valid names: {', '.join(classifier_names())}"
+            f"unknown {kind} {name!r}; valid names: {', '.join(sorted(table))}"
         ) from None
+
+
+def get_classifier(name: str) -> Callable[..., keras.Model]:
+    return _lookup(CLASSIFIERS, name, "model")
+
+
+def get_segmenter(name: str) -> Callable[..., keras.Model]:
+    return _lookup(SEGMENTERS, name, "segmentation model")
+
+
+def get_builder(name: str) -> Callable[..., keras.Model]:
+    """The builder of any registered model (classifier or segmenter)."""
+    return _lookup({**CLASSIFIERS, **SEGMENTERS}, name, "model")
 
 
 def accepts(name: str, option: str) -> bool:
     """Whether the builder of ``name`` takes keyword ``option``."""
-    return option in inspect.signature(get_classifier(name)).parameters
+    return option in inspect.signature(get_builder(name)).parameters
 
 
 def build(name: str, num_classes: int = 1000, input_shape=None, **options) -> keras.Model:
     """Builds a registered model. ``input_shape`` defaults to the builder's canonical one;
     an option the builder does not take is refused by name."""
-    builder = get_classifier(name)
+    builder = get_builder(name)
     for option in options:
         if not accepts(name, option):
             raise ValueError(f"model {name!r} does not take option {option!r}")

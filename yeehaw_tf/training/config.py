@@ -7,7 +7,7 @@ import dataclasses
 from yeehaw_tf.data.datasets import validate_dataset_name
 from yeehaw_tf.export.classifier import FORMATS
 from yeehaw_tf.export.tflite import QUANTIZATIONS
-from yeehaw_tf.models.registry import get_classifier
+from yeehaw_tf.models.registry import get_classifier, get_segmenter
 from yeehaw_tf.optimizers import check_optimizer_options, make_optimizer, make_schedule
 from yeehaw_tf.training.tasks import validate_task_name
 
@@ -76,13 +76,14 @@ class TrainConfig:
     l2: float = 0.0
     image_size: tuple[int, int] | None = None
     aux_logits: bool = False
+    base_filters: int | None = None
     export: bool = True
     formats: tuple[str, ...] = FORMATS
     quantize: tuple[str, ...] = QUANTIZATIONS
 
     def __post_init__(self):
         validate_task_name(self.task)
-        get_classifier(self.model)
+        (get_segmenter if self.task == "segmentation" else get_classifier)(self.model)
         validate_dataset_name(self.dataset)
         _choice("loop", self.loop, LOOPS)
         _choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
@@ -118,7 +119,29 @@ class TrainConfig:
     def task_options(self) -> dict:
         """The task's keyword arguments chosen by this configuration (validated)."""
         from yeehaw_tf.training.tasks.classification import ClassificationTask
+        from yeehaw_tf.training.tasks.segmentation import SegmentationTask
 
+        if self.task == "segmentation":
+            defaults = {
+                "activation": "relu",
+                "norm": "batch",
+                "loss": "cross_entropy",
+                "label_smoothing": 0.0,
+                "aux_logits": False,
+            }
+            for name, default in defaults.items():
+                if getattr(self, name) != default:
+                    raise ValueError(f"{name} applies to the classification task only")
+            options = {
+                "dropout": self.dropout,
+                "l1": self.l1,
+                "l2": self.l2,
+                "base_filters": self.base_filters,
+            }
+            SegmentationTask(self.model, 2, (64, 64, 3), (0.0,) * 3, (1.0,) * 3, **options)
+            return options
+        if self.base_filters is not None:
+            raise ValueError("base_filters applies to segmentation models only")
         options = {
             "activation": self.activation,
             "norm": self.norm,

@@ -7,6 +7,8 @@ and :func:`export_workdir`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import json
 import os
 import shutil
@@ -18,14 +20,18 @@ import tensorflow as tf
 from absl import logging
 
 from yeehaw_tf.atomic import atomic_write_text
-from yeehaw_tf.data.datasets import load_classification
-from yeehaw_tf.data.pipeline import classification_pipeline
+from yeehaw_tf.data.datasets import load_classification, load_segmentation
+from yeehaw_tf.data.pipeline import (
+    classification_pipeline,
+    resize_images,
+    segmentation_pipeline,
+)
 from yeehaw_tf.data.statistics import channel_mean_std
-from yeehaw_tf.export.classifier import FORMATS, ExportCheckError, export_classifier
+from yeehaw_tf.export.classifier import FORMATS, ExportCheckError, export_model
 from yeehaw_tf.export.tflite import QUANTIZATIONS
 from yeehaw_tf.training.config import RUN_OPTIONS, TrainConfig
 from yeehaw_tf.training.strategy import cluster_workers, is_chief, make_strategy
-from yeehaw_tf.training.tasks import ClassificationTask
+from yeehaw_tf.training.tasks import ClassificationTask, SegmentationTask, task_from_dict
 from yeehaw_tf.training.trainer import Trainer
 
 CONFIG_FILE = "config.json"
@@ -53,7 +59,8 @@ def dtype_policy(mixed_precision: str):
 
 
 def as_arrays(dataset: tf.data.Dataset, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(images uint8, labels int64)`` numpy arrays from a dataset of pairs."""
+    """``(images uint8, labels int64)`` numpy arrays from a dataset of pairs (labels may be
+    class maps)."""
     if limit is not None:
         dataset = dataset.take(limit)
     images, labels = [], []
@@ -61,6 +68,81 @@ def as_arrays(dataset: tf.data.Dataset, limit: int | None = None) -> tuple[np.nd
         images.append(image)
         labels.append(label)
     return np.stack(images).astype(np.uint8), np.asarray(labels, dtype=np.int64)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Prepared:
+    """A task with its data: the pipelines and uint8 arrays the run and the export need."""
+
+    task: object
+    num_train: int
+    pipeline: object  # (dataset, batch_size=, training=, seed=) -> batches
+    train: tf.data.Dataset  # (image uint8, label) pairs
+    test: tf.data.Dataset
+
+
+def _prepare(task_name: str, dataset: str, data_dir: str | None, options: dict, image_size=None):
+    """Loads ``dataset`` for ``task_name`` and builds the task (statistics from its train split)."""
+    if task_name == "segmentation":
+        data = load_segmentation(dataset, data_dir)
+        size = tuple(image_size or data.image_shape[:2])
+        if None in size:
+            raise ValueError(
+                f"dataset {dataset!r} has images of different sizes: choose one with --image_size"
+            )
+        pipeline = functools.partial(segmentation_pipeline, image_size=image_size)
+        resized = data.train.map(lambda image, mask: pipeline_image(image, image_size))
+        mean, std = channel_mean_std(resized)
+        task = SegmentationTask(
+            model_name=options.pop("model"),
+            num_classes=data.num_classes,
+            input_shape=(*size, data.image_shape[-1]),
+            mean=tuple(mean.tolist()),
+            std=tuple(np.maximum(std, 1e-3).tolist()),
+            class_names=data.class_names,
+            **options,
+        )
+    else:
+        data = load_classification(dataset, data_dir)
+        pipeline = classification_pipeline
+        mean, std = channel_mean_std(data.train.map(lambda image, label: image))
+        task = ClassificationTask(
+            model_name=options.pop("model"),
+            num_classes=data.num_classes,
+            input_shape=data.image_shape,
+            mean=tuple(mean.tolist()),
+            std=tuple(np.maximum(std, 1e-3).tolist()),
+            **options,
+        )
+    return _Prepared(task, data.num_train, pipeline, data.train, data.test)
+
+
+def pipeline_image(image, image_size):
+    """An image as the segmentation pipeline feeds it (resized when ``image_size`` is set)."""
+    return resize_images(image, image_size) if image_size else image
+
+
+def _export_arrays(prepared: _Prepared):
+    """uint8 test images and labels, and training images for int8 calibration, at model size."""
+    size = prepared.task.input_shape[:2]
+
+    def at_model_size(dataset):
+        def resize(image, label):
+            if tuple(image.shape[:2]) == tuple(size):
+                return image, label
+            image = tf.cast(tf.round(resize_images(image, size)), tf.uint8)
+            label = tf.image.resize(label[..., None], size, method="nearest")[..., 0]
+            return image, label
+
+        return dataset.map(resize) if label_is_map(prepared) else dataset
+
+    images, labels = as_arrays(at_model_size(prepared.test))
+    representative, _ = as_arrays(at_model_size(prepared.train), NUM_REPRESENTATIVE)
+    return images, labels, representative
+
+
+def label_is_map(prepared: _Prepared) -> bool:
+    return isinstance(prepared.task, SegmentationTask)
 
 
 def _read_record(workdir: str) -> dict:
@@ -123,17 +205,17 @@ def run_experiment(config: TrainConfig, verbose: int = 1) -> dict:
             f"({strategy.num_replicas_in_sync}): it is the global batch, split equally"
         )
 
-    data = load_classification(config.dataset, config.data_dir)
-    mean, std = channel_mean_std(data.train.map(lambda image, label: image))
-    task = ClassificationTask(
-        model_name=config.model,
-        num_classes=data.num_classes,
-        input_shape=data.image_shape,
-        mean=tuple(mean.tolist()),
-        std=tuple(np.maximum(std, 1e-3).tolist()),
-        **config.task_options(),
+    options = {"model": config.model, **config.task_options()}
+    segmentation = config.task == "segmentation"
+    prepared = _prepare(
+        config.task,
+        config.dataset,
+        config.data_dir,
+        options,
+        image_size=config.image_size if segmentation else None,
     )
-    total_steps = config.total_steps(data.num_train)
+    task = prepared.task
+    total_steps = config.total_steps(prepared.num_train)
     config.schedule(total_steps)  # the schedule's options against the real run length
     _check_workdir(config.workdir, config, total_steps)
     if chief:
@@ -153,13 +235,13 @@ def run_experiment(config: TrainConfig, verbose: int = 1) -> dict:
             strategy=strategy,
             checkpoint_every=config.checkpoint_every,
             steps_per_loop=config.steps_per_loop,
-            steps_per_epoch=max(1, data.num_train // config.batch_size),
+            steps_per_epoch=max(1, prepared.num_train // config.batch_size),
             jit_compile=config.jit_compile,
         )
-        train_ds = classification_pipeline(
-            data.train, batch_size=config.batch_size, training=True, seed=config.seed
+        train_ds = prepared.pipeline(
+            prepared.train, batch_size=config.batch_size, training=True, seed=config.seed
         )
-        test_ds = classification_pipeline(data.test, batch_size=EVAL_BATCH_SIZE, training=False)
+        test_ds = prepared.pipeline(prepared.test, batch_size=EVAL_BATCH_SIZE, training=False)
         train_began = time.perf_counter()
         drive = trainer.fit if config.loop == "fit" else trainer.train
         train_results = drive(train_ds, total_steps, verbose=verbose)
@@ -176,11 +258,12 @@ def run_experiment(config: TrainConfig, verbose: int = 1) -> dict:
         "train_seconds": train_seconds,
         "replicas": strategy.num_replicas_in_sync,
     }
+    if chief and segmentation:
+        summary["overlays"] = _write_overlays(prepared, model, config.workdir)
     if config.export and chief:
-        images, labels = as_arrays(data.test)
-        representative, _ = as_arrays(data.train, NUM_REPRESENTATIVE)
+        images, labels, representative = _export_arrays(prepared)
         try:
-            summary["export"] = export_classifier(
+            summary["export"] = export_model(
                 model,
                 os.path.join(config.workdir, "export"),
                 images=images,
@@ -219,7 +302,7 @@ def export_workdir(
         raise FileNotFoundError(f"no checkpoint in {os.path.join(workdir, 'checkpoints')}")
     if not tf.io.gfile.exists(checkpoint + ".index"):
         raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
-    task = ClassificationTask.from_dict(record["task"])
+    task = task_from_dict(record["task"])
     training_model = task.build_model()
     model = task.inference_model(training_model)
     try:
@@ -230,10 +313,17 @@ def export_workdir(
             f"checkpoint {checkpoint} does not fit the model described by {config_path}: {e}"
         ) from None
     train = record["train"]
-    data = load_classification(train["dataset"], data_dir or train["data_dir"])
-    images, labels = as_arrays(data.test)
-    representative, _ = as_arrays(data.train, NUM_REPRESENTATIVE)
-    return export_classifier(
+    options = {"model": train["model"]}
+    prepared = _prepare(
+        record["task"].get("task", "classification"),
+        train["dataset"],
+        data_dir or train["data_dir"],
+        options,
+        image_size=train.get("image_size") if isinstance(task, SegmentationTask) else None,
+    )
+    prepared = dataclasses.replace(prepared, task=task)  # the recorded statistics, not new ones
+    images, labels, representative = _export_arrays(prepared)
+    return export_model(
         model,
         os.path.join(workdir, "export"),
         images=images,
@@ -250,15 +340,32 @@ def _megabytes(size: int) -> str:
 
 def format_export_report(report: dict) -> str:
     lines = [
-        f"  {'format':<12}{'file':<24}{'size':>10}{'max |dp|':>12}{'accuracy':>10}  parity",
+        f"  {'format':<12}{'file':<24}{'size':>10}{'max |dp|':>12}{'accuracy':>10}"
+        f"{'mIoU':>8}  parity",
     ]
     for name, row in report["formats"].items():
+        iou = f"{row['mean_iou']:>8.4f}" if "mean_iou" in row else f"{'':>8}"
         lines.append(
             f"  {name:<12}{row['file']:<24}{_megabytes(row['size_bytes']):>10}"
-            f"{row['max_abs_diff']:>12.2e}{row['accuracy']:>10.4f}  "
+            f"{row['max_abs_diff']:>12.2e}{row['accuracy']:>10.4f}{iou}  "
             f"{'ok' if row['passed'] else 'FAILED'}"
         )
     return "\n".join(lines)
+
+
+NUM_OVERLAYS = 6
+
+
+def _write_overlays(prepared: _Prepared, model: keras.Model, workdir: str) -> str:
+    """``workdir/overlays.png``: the first test images, their masks and the model's prediction."""
+    from yeehaw_tf.analysis.plots import plot_segmentation
+
+    batch = next(iter(prepared.pipeline(prepared.test, batch_size=NUM_OVERLAYS, training=False)))
+    images, masks = batch
+    predictions = np.argmax(model(images, training=False), axis=-1)
+    path = os.path.join(workdir, "overlays.png")
+    pixels = np.clip(np.round(images.numpy()), 0, 255).astype(np.uint8)
+    return plot_segmentation(path, pixels, masks.numpy(), predictions, prepared.task.class_names)
 
 
 def format_summary(summary: dict) -> str:
@@ -270,11 +377,14 @@ def format_summary(summary: dict) -> str:
         f"workdir           {summary['workdir']}",
         f"steps             {summary['steps']}  ({summary['replicas']} replica(s))",
         f"test accuracy     {test.get('accuracy', float('nan')):.4f}",
+        *([f"test mean IoU     {test['mean_iou']:.4f}"] if "mean_iou" in test else []),
         f"test loss         {test['loss']:.4f}",
         f"parameters        {summary['parameters']:,}",
         f"train time        {summary['train_seconds']:.1f} s",
         f"wall time         {summary['wall_seconds']:.1f} s",
     ]
+    if "overlays" in summary:
+        lines += [f"overlays          {summary['overlays']}"]
     if "export" in summary:
         lines += [f"export            {os.path.join(summary['workdir'], 'export')}"]
         lines += [format_export_report(summary["export"])]
