@@ -166,6 +166,13 @@ flags.DEFINE_integer(
     "Width of segmentation models that take it (unet, segnet): filters of the first level.",
     lower_bound=1,
 )
+flags.DEFINE_enum(
+    "on_nan",
+    "raise",
+    ["raise", "skip_step"],
+    "A step whose loss or a gradient is NaN/Inf: raise (stop, naming the step and the tensor; "
+    "the last checkpoint stays) or skip_step (leave the weights as they were, count it, go on).",
+)
 flags.DEFINE_bool("export", True, "Export SavedModel and TFLite after training.")
 flags.DEFINE_multi_enum("formats", list(FORMATS), FORMATS, "Export formats.")
 flags.DEFINE_multi_enum("quantize", list(QUANTIZATIONS), QUANTIZATIONS, "TFLite variants.")
@@ -204,7 +211,7 @@ def main(argv):
 
     from yeehaw_tf.training import TrainConfig, configure_cpu_devices, format_summary
     from yeehaw_tf.training.experiment import run_experiment
-    from yeehaw_tf.training.trainer import CheckpointError
+    from yeehaw_tf.training.trainer import CheckpointError, NonFiniteError
 
     tfds.disable_progress_bar()
     if not FLAGS["verbosity"].present:  # TF and TFDS log a lot at INFO; --verbosity=0 shows it
@@ -259,12 +266,13 @@ def main(argv):
             image_size=_integers("image_size", FLAGS.image_size) if FLAGS.image_size else None,
             aux_logits=FLAGS.aux_logits,
             base_filters=FLAGS.base_filters,
+            on_nan=FLAGS.on_nan,
             export=FLAGS.export,
             formats=tuple(FLAGS.formats),
             quantize=tuple(FLAGS.quantize),
         )
         summary = run_experiment(config, verbose=1)
-    except (ValueError, CheckpointError) as e:  # found before training: no traceback
+    except (ValueError, CheckpointError, NonFiniteError) as e:  # a clear message, no traceback
         print(f"train.py: error: {e}", file=sys.stderr)
         return 1
     print(format_summary(summary), flush=True)

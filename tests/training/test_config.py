@@ -45,6 +45,8 @@ def test_defaults_are_the_main_job():
         ({"task": "segmentation", "model": "unet", "loss": "hinge"}, "classification task only"),
         ({"task": "segmentation", "model": "fcn8s", "base_filters": 8}, "does not offer"),
         ({"base_filters": 8}, "base_filters applies to segmentation models only"),
+        ({"on_nan": "ignore"}, "on_nan must be one of raise, skip_step"),
+        ({"on_nan": "skip_step", "loop": "fit"}, "skip_step needs the custom loop"),
     ],
 )
 def test_bad_values_are_named(kwargs, match):

@@ -8,6 +8,7 @@ import tensorflow as tf
 from tests.helpers import STEP_ATOL, run_cli
 from yeehaw_tf.models.classification.small_resnet import small_resnet
 from yeehaw_tf.training import Trainer
+from yeehaw_tf.training.trainer import NonFiniteError, _NonFiniteLoss
 
 
 def _data(n=64, seed=0):
@@ -203,3 +204,87 @@ def test_deterministic_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path)
     result = run_cli("-c", _RESUME_SCRIPT, str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "BIT-IDENTICAL" in result.stdout
+
+
+def _with_nan_batch(bad_batch: int, batch_size=16):
+    """The usual batches, with NaN pixels in the first image of batch ``bad_batch`` (0-based)."""
+    images, labels = _data()
+    images = images.copy()
+    images[bad_batch * batch_size] = np.nan
+    return (
+        tf.data.Dataset.from_tensor_slices((images, labels))
+        .batch(batch_size, drop_remainder=True)
+        .repeat()
+    )
+
+
+def test_a_nan_batch_stops_training_naming_the_step_and_keeps_the_checkpoint(tmp_path):
+    trainer = _trainer(tmp_path, checkpoint_every=2, steps_per_loop=2)
+    # NaN pixels give a non-finite loss or (max pooling can drop NaNs) a non-finite gradient
+    with pytest.raises(NonFiniteError, match=r"step 4: \S+ is NaN or infinite .*ckpt-2"):
+        trainer.train(_with_nan_batch(3), 8, verbose=0)
+    assert int(trainer.step.numpy()) == 3  # steps 1..3 ran; step 4 was refused
+    assert all(np.all(np.isfinite(w)) for w in _weights(trainer.model))
+    assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-2")
+
+
+def test_a_non_finite_gradient_names_its_variable(tmp_path):
+    @keras.saving.register_keras_serializable(package="tests")
+    class SqrtOfWeight(keras.layers.Layer):  # d sqrt(w) / dw is infinite at w = 0
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(), initializer="zeros", name="root")
+
+        def call(self, x):
+            return x * keras.ops.sqrt(self.w)
+
+    def build():
+        inputs = keras.Input((8, 8, 1))
+        x = keras.layers.Flatten()(SqrtOfWeight(name="sqrt_layer")(inputs))
+        return keras.Model(inputs, keras.layers.Dense(3)(x))
+
+    trainer = Trainer(
+        build_model=build,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        build_metrics=lambda: [],
+        build_optimizer=lambda: keras.optimizers.SGD(0.1),
+        workdir=str(tmp_path),
+    )
+    with pytest.raises(NonFiniteError, match=r"step 1: sqrt_layer/root is NaN"):
+        trainer.train(_batches(), 2, verbose=0)
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_skip_step_leaves_the_weights_and_counts_the_skip(tmp_path, two_replicas, replicas):
+    strategy = two_replicas if replicas == 2 else None
+    trainer = _trainer(tmp_path, strategy, on_nan="skip_step", steps_per_loop=1)
+    dataset = _with_nan_batch(2)
+    trainer.train(dataset, 2, verbose=0)
+    before = _weights(trainer.model)
+    optimizer_before = [np.array(v) for v in trainer.optimizer.variables]
+    results = trainer.train(dataset, 3, verbose=0)  # step 3 sees the NaN batch
+    assert results["skipped_steps"] == 1 and int(trainer.step.numpy()) == 3
+    for a, b in zip(before, _weights(trainer.model), strict=True):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(optimizer_before, trainer.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(a, np.array(b))  # iterations and momenta too
+    results = trainer.train(dataset, 6, verbose=0)
+    assert results["skipped_steps"] == 1 and np.isfinite(results["loss"])
+    assert all(np.all(np.isfinite(w)) for w in _weights(trainer.model))
+    assert not all(np.array_equal(a, b) for a, b in zip(before, _weights(trainer.model)))
+
+
+def test_fit_stops_on_non_finite_values_before_saving(tmp_path):
+    trainer = _trainer(tmp_path, checkpoint_every=2)
+    # fit sees no gradients: the NaN step's update reaches the weights; they are not saved
+    with pytest.raises(NonFiniteError, match=r"step 4: weights \S+ .*not saved.*ckpt-2"):
+        trainer.fit(_with_nan_batch(3), 8, verbose=0)
+    assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-2")
+    trainer = _trainer(tmp_path / "a")
+    callback = _NonFiniteLoss(trainer)
+    callback.on_train_batch_end(0, {"loss": 0.5})
+    with pytest.raises(NonFiniteError, match=r"step 1: loss is NaN or infinite"):
+        callback.on_train_batch_end(0, {"loss": float("nan")})
+    with pytest.raises(ValueError, match="skip_step.*custom loop"):
+        _trainer(tmp_path / "b", on_nan="skip_step").fit(_batches(), 2, verbose=0)
+    with pytest.raises(ValueError, match="on_nan must be one of raise, skip_step"):
+        _trainer(tmp_path / "c", on_nan="ignore")

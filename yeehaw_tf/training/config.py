@@ -10,6 +10,7 @@ from yeehaw_tf.export.tflite import QUANTIZATIONS
 from yeehaw_tf.models.registry import get_classifier, get_segmenter
 from yeehaw_tf.optimizers import check_optimizer_options, make_optimizer, make_schedule
 from yeehaw_tf.training.tasks import validate_task_name
+from yeehaw_tf.training.trainer import ON_NAN
 
 LOOPS = ("custom", "fit")
 # Fields that only say how to run; every other field defines the run, and resuming a workdir
@@ -26,6 +27,7 @@ RUN_OPTIONS = (
     "export",
     "formats",
     "quantize",
+    "on_nan",
 )
 MIXED_PRECISION = ("none", "float16", "bfloat16")
 
@@ -77,6 +79,7 @@ class TrainConfig:
     image_size: tuple[int, int] | None = None
     aux_logits: bool = False
     base_filters: int | None = None
+    on_nan: str = "raise"
     export: bool = True
     formats: tuple[str, ...] = FORMATS
     quantize: tuple[str, ...] = QUANTIZATIONS
@@ -87,6 +90,9 @@ class TrainConfig:
         validate_dataset_name(self.dataset)
         _choice("loop", self.loop, LOOPS)
         _choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
+        _choice("on_nan", self.on_nan, ON_NAN)
+        if self.on_nan == "skip_step" and self.loop == "fit":
+            raise ValueError("on_nan=skip_step needs the custom loop (--loop=custom)")
         for name in (
             "batch_size",
             "epochs",

@@ -237,6 +237,7 @@ def run_experiment(config: TrainConfig, verbose: int = 1) -> dict:
             steps_per_loop=config.steps_per_loop,
             steps_per_epoch=max(1, prepared.num_train // config.batch_size),
             jit_compile=config.jit_compile,
+            on_nan=config.on_nan,
         )
         train_ds = prepared.pipeline(
             prepared.train, batch_size=config.batch_size, training=True, seed=config.seed

@@ -18,12 +18,14 @@ import time
 from collections.abc import Callable
 
 import keras
+import numpy as np
 import tensorflow as tf
 from absl import logging
 
 from yeehaw_tf.training.strategy import is_chief, writable_dir
 
 MetricsFn = Callable[[], list[keras.metrics.Metric]]
+ON_NAN = ("raise", "skip_step")
 
 
 def _per_example(loss: keras.losses.Loss) -> keras.losses.Loss:
@@ -33,6 +35,11 @@ def _per_example(loss: keras.losses.Loss) -> keras.losses.Loss:
 
 class CheckpointError(RuntimeError):
     """The workdir's checkpoints exist but none can be restored into this model."""
+
+
+class NonFiniteError(RuntimeError):
+    """The loss or a gradient became NaN or infinite; the update was not applied and nothing
+    was saved, so the newest checkpoint is the last good state."""
 
 
 class Trainer:
@@ -59,6 +66,14 @@ class Trainer:
             present and there is one replica (on CPU, XLA measured slower). Not available with
             several replicas: the compiled step cannot hold synchronized batch norm's
             cross-replica all-reduce.
+        on_nan: what a step whose loss or any gradient is NaN or infinite does. ``raise``
+            (default): stop without applying it, with a :class:`NonFiniteError` naming the step
+            and the first offending tensor (``loss``, else the gradient of a variable, by path);
+            the last checkpoint is untouched. ``skip_step``: count the step in ``skipped_steps``
+            (checkpointed, reported) and go on. Either way the step changes nothing: weights,
+            optimizer state and the forward pass's state updates (batch-norm moving statistics)
+            are as before it, on every replica. Under float16 loss scaling, non-finite gradients
+            are left to the loss scaler (it skips the step and lowers the scale).
     """
 
     def __init__(
@@ -75,6 +90,7 @@ class Trainer:
         steps_per_loop: int = 50,
         steps_per_epoch: int | None = None,
         jit_compile: bool | None = None,
+        on_nan: str = "raise",
     ):
         for name, value in (
             ("checkpoint_every", checkpoint_every),
@@ -84,6 +100,9 @@ class Trainer:
         ):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"Trainer: {name} must be a positive integer, got {value!r}")
+        if on_nan not in ON_NAN:
+            raise ValueError(f"Trainer: on_nan must be one of {', '.join(ON_NAN)}, got {on_nan!r}")
+        self.on_nan = on_nan
         if not isinstance(loss, keras.losses.Loss):
             raise ValueError(f"Trainer: loss must be a keras.losses.Loss, got {type(loss)}")
         self.strategy = strategy or tf.distribute.get_strategy()
@@ -121,9 +140,28 @@ class Trainer:
             self.eval_metrics = build_metrics()
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
             self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+            # index into _checked_names() of the first non-finite tensor of a refused step
+            self._first_bad = tf.Variable(
+                -1,
+                dtype=tf.int32,
+                trainable=False,
+                name="first_non_finite",
+                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+            )
+            self.skipped_steps = tf.Variable(
+                0,
+                dtype=tf.int64,
+                trainable=False,
+                name="skipped_steps",
+                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+            )
 
         self.checkpoint = tf.train.Checkpoint(
-            model=self.model, optimizer=self.optimizer, step=self.step, epoch=self.epoch
+            model=self.model,
+            optimizer=self.optimizer,
+            step=self.step,
+            epoch=self.epoch,
+            skipped_steps=self.skipped_steps,
         )
         self.checkpoint_dir = writable_dir(os.path.join(workdir, "checkpoints"), self.strategy)
         self.manager = tf.train.CheckpointManager(
@@ -167,13 +205,65 @@ class Trainer:
 
     def _replica_train_step(self, batch):
         images, labels = batch
+        # Non-trainable state the forward pass updates (batch-norm moving statistics), so that a
+        # refused step can be undone completely.
+        state = [tf.identity(v) for v in self.model.non_trainable_variables]
         loss, outputs, grads = self._gradients(images, labels)
-        self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
+        finite = tf.stack(self._finite_flags(loss, grads))
+        # Every replica must take the same branch, so they agree on "all finite" first. The update
+        # calls merge_call, which cannot sit inside a replica-context cond, so (as Keras's
+        # LossScaleOptimizer does) the cond runs in the cross-replica context.
+        context = tf.distribute.get_replica_context()
+        bad = context.all_reduce("sum", 1 - tf.cast(tf.reduce_all(finite), tf.int32))
+        ok = tf.equal(bad, 0)
+        first_bad = tf.argmin(tf.cast(finite, tf.int32), output_type=tf.int32)
+        context.merge_call(self._apply_or_undo, args=(grads, ok, first_bad, state))
         # `loss` is this replica's share of the global-batch loss (regularisation included); the
         # metric averages over replicas, so scale by their number to report the global loss.
-        self.train_loss.update_state(loss * self.strategy.num_replicas_in_sync)
-        for metric in self.train_metrics:
-            metric.update_state(labels, outputs)
+        replicas = self.strategy.num_replicas_in_sync
+
+        def update_metrics():
+            self.train_loss.update_state(loss * replicas)
+            for metric in self.train_metrics:
+                metric.update_state(labels, outputs)
+
+        tf.cond(ok, update_metrics, lambda: None)
+        return ok
+
+    def _finite_flags(self, loss, grads) -> list:
+        """Whether the loss and each gradient are finite, in the order of
+        :meth:`_checked_names`. Under float16 loss scaling, overflowing gradients are the loss
+        scaler's to handle (it skips the step and lowers the scale), so only the loss is checked."""
+        flags = [tf.reduce_all(tf.math.is_finite(loss))]
+        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+            return flags
+        return flags + [
+            tf.constant(True) if g is None else tf.reduce_all(tf.math.is_finite(g)) for g in grads
+        ]
+
+    def _checked_names(self) -> list[str]:
+        return ["loss"] + [v.path for v in self.model.trainable_variables]
+
+    def _apply_or_undo(self, strategy, grads, ok, first_bad, state):
+        """Cross-replica context: apply every replica's update; or undo the forward pass's state
+        updates, count the step as skipped and (``on_nan="raise"``) remember what was bad."""
+        ok = strategy.experimental_local_results(ok)[0]
+        variables = self.model.trainable_variables
+
+        def apply():
+            strategy.extended.call_for_each_replica(
+                lambda g: self.optimizer.apply_gradients(zip(g, variables, strict=True)),
+                args=(grads,),
+            )
+
+        def undo():
+            saved = strategy.experimental_local_results(state)[0]  # in sync before the step
+            for variable, value in zip(self.model.non_trainable_variables, saved, strict=True):
+                variable.assign(value)
+            self.skipped_steps.assign_add(1)
+            self._first_bad.assign(strategy.experimental_local_results(first_bad)[0])
+
+        tf.cond(ok, apply, undo)
 
     def _replica_eval_step(self, batch):
         images, labels = batch
@@ -187,7 +277,10 @@ class Trainer:
 
     def _train_loop_fn(self, iterator, num_steps):
         for _ in tf.range(num_steps):
-            self.strategy.run(self._replica_train_step, args=(next(iterator),))
+            ok = self.strategy.run(self._replica_train_step, args=(next(iterator),))
+            ok = self.strategy.experimental_local_results(ok)[0]  # the same on every replica
+            if self.on_nan == "raise" and not ok:
+                break  # the step is not counted; train() raises
             self.step.assign_add(1)
 
     def _eval_loop_fn(self, dataset):
@@ -287,6 +380,7 @@ class Trainer:
         if start >= total_steps:
             return {}
         iterator = self._iterator_at(dataset, start)
+        self._first_bad.assign(-1)
         batch_size = self._global_batch_size
         progbar = keras.utils.Progbar(total_steps, verbose=verbose, unit_name="step")
         results: dict = {}
@@ -298,7 +392,11 @@ class Trainer:
                 metric.reset_state()
             began = time.perf_counter()
             self._train_loop(iterator, tf.constant(num_steps, dtype=tf.int32))
+            if self.on_nan == "raise" and int(self._first_bad.numpy()) >= 0:
+                raise self._non_finite_error()
             results = self._results(self.train_loss, self.train_metrics)
+            if self.on_nan == "skip_step":
+                results["skipped_steps"] = int(self.skipped_steps.numpy())
             step = int(self.step.numpy())
             seconds = time.perf_counter() - began
             results["steps_per_second"] = num_steps / max(seconds, 1e-9)
@@ -315,6 +413,16 @@ class Trainer:
         self._iterator_state = (dataset, iterator, step)
         return results
 
+    def _non_finite_error(self) -> NonFiniteError:
+        step = int(self.step.numpy()) + 1  # the refused step was not counted
+        what = self._checked_names()[int(self._first_bad.numpy())]
+        where = self.manager.latest_checkpoint or "no checkpoint yet"
+        return NonFiniteError(
+            f"training stopped at step {step}: {what} is NaN or infinite (the update was not "
+            f"applied; the last good checkpoint is {where}). Check the input data and the "
+            "learning rate, or pass on_nan='skip_step' (--on_nan=skip_step) to skip such steps"
+        )
+
     def evaluate(self, dataset: tf.data.Dataset) -> dict:
         """Loss and metrics over a finite dataset, aggregated across replicas."""
         for metric in [self.eval_loss, *self.eval_metrics]:
@@ -326,6 +434,8 @@ class Trainer:
 
     def fit(self, dataset: tf.data.Dataset, total_steps: int, verbose: int = 1) -> dict:
         """The same training with Keras ``fit``: same model, loss, optimizer and checkpoints."""
+        if self.on_nan == "skip_step":
+            raise ValueError("on_nan='skip_step' needs the custom loop (Trainer.train)")
         if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
             raise ValueError(
                 "Keras fit does not work under MultiWorkerMirroredStrategy (keras-team/keras"
@@ -345,7 +455,7 @@ class Trainer:
             dataset.skip(start),
             epochs=1,
             steps_per_epoch=total_steps - start,
-            callbacks=[_StepCheckpoint(self)],
+            callbacks=[_NonFiniteLoss(self), _StepCheckpoint(self)],
             shuffle=False,  # the dataset is already shuffled, by its seed
             verbose=verbose,
         )
@@ -372,6 +482,28 @@ class Trainer:
         writer.flush()
 
 
+class _NonFiniteLoss(keras.callbacks.Callback):
+    """Under ``fit``: stop with :class:`NonFiniteError` as soon as a batch's loss is NaN/Inf,
+    before the step is counted or saved (``fit`` has applied that update in memory; the
+    checkpoints are untouched). ``fit`` exposes no gradients, so a non-finite gradient shows up
+    as non-finite weights, which :class:`_StepCheckpoint` refuses to save, and as the next
+    step's loss. ``skip_step`` needs the custom loop."""
+
+    def __init__(self, trainer: Trainer):
+        super().__init__()
+        self._trainer = trainer
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(float(loss)):
+            trainer = self._trainer
+            where = trainer.manager.latest_checkpoint or "no checkpoint yet"
+            raise NonFiniteError(
+                f"training stopped at step {int(trainer.step.numpy()) + 1}: loss is NaN or "
+                f"infinite (the last good checkpoint is {where})"
+            )
+
+
 class _StepCheckpoint(keras.callbacks.Callback):
     """Keeps ``Trainer.step`` counting under ``fit`` and saves on the same schedule."""
 
@@ -386,4 +518,12 @@ class _StepCheckpoint(keras.callbacks.Callback):
         if trainer.steps_per_epoch:
             trainer.epoch.assign(step // trainer.steps_per_epoch)
         if step % trainer.checkpoint_every == 0:
+            bad = [v.path for v in trainer.model.weights if not np.all(np.isfinite(v.numpy()))]
+            if bad:
+                where = trainer.manager.latest_checkpoint or "no checkpoint yet"
+                raise NonFiniteError(
+                    f"training stopped at step {step}: weights {bad[0]} (and {len(bad) - 1} "
+                    f"more) became NaN or infinite at or before this step; not saved (the last "
+                    f"good checkpoint is {where})"
+                )
             trainer.save()
