@@ -193,3 +193,164 @@ def plot_segmentation(
         fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
     fig.tight_layout(rect=(0, 0.04 if class_names else 0, 1, 1))
     return _save(plt, fig, path)
+
+
+def _instance_colours(count: int) -> np.ndarray:
+    """``count`` colours ``[count, 3]`` uint8, cycling through matplotlib's ``tab10``."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab10"]
+    return np.round(np.asarray([cmap(i % 10)[:3] for i in range(count)]) * 255).astype(np.uint8)
+
+
+def _check_detections(image, boxes, classes, scores, masks, class_names, options):
+    """Validates ``draw_detections``' inputs; returns them as arrays (image as RGB, masks as
+    booleans or None)."""
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] not in (1, 3):
+        raise ValueError(
+            "draw_detections: image must be uint8 [H, W, 3] or [H, W, 1], got "
+            f"{image.dtype} {image.shape}"
+        )
+    height, width = image.shape[:2]
+    boxes = np.asarray(boxes, dtype=np.float64)
+    if boxes.size == 0:
+        boxes = boxes.reshape(0, 4)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"draw_detections: boxes must be [N, 4], got {boxes.shape}")
+    count = len(boxes)
+    classes, scores = np.asarray(classes), np.asarray(scores, dtype=np.float64)
+    if classes.shape != (count,) or scores.shape != (count,):
+        raise ValueError(
+            f"draw_detections: classes and scores must be [N] with N = {count} boxes, got "
+            f"{classes.shape} and {scores.shape}"
+        )
+    if count and (
+        not np.issubdtype(classes.dtype, np.number)
+        or np.any(classes != np.round(classes))
+        or classes.min() < 0
+    ):
+        raise ValueError(f"draw_detections: classes must be integers >= 0, got {classes}")
+    classes = classes.astype(np.int64)
+    if class_names is not None and count and classes.max() >= len(class_names):
+        raise ValueError(
+            f"draw_detections: class {classes.max()} has no name in class_names "
+            f"({len(class_names)} names)"
+        )
+    if not (np.all(np.isfinite(boxes)) and np.all(np.isfinite(scores))):
+        raise ValueError("draw_detections: boxes and scores must be finite")
+    if masks is not None:
+        masks = np.asarray(masks)
+        if masks.shape != (count, height, width):
+            raise ValueError(
+                f"draw_detections: masks must be [N, H, W] = {(count, height, width)}, got "
+                f"{masks.shape}"
+            )
+        masks = masks if masks.dtype == bool else masks > 0.5
+    line_width, mask_alpha, score_threshold = options
+    if isinstance(line_width, bool) or not isinstance(line_width, int) or line_width < 1:
+        raise ValueError(f"draw_detections: line_width must be an int >= 1, got {line_width!r}")
+    if not 0.0 <= mask_alpha <= 1.0:
+        raise ValueError(f"draw_detections: mask_alpha must be in [0, 1], got {mask_alpha!r}")
+    if not np.isfinite(score_threshold):
+        raise ValueError(
+            f"draw_detections: score_threshold must be a finite number, got {score_threshold!r}"
+        )
+    rgb = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image.copy()
+    return rgb, boxes, classes, scores, masks
+
+
+def _draw_box(out: np.ndarray, left: int, top: int, right: int, bottom: int, colour, width: int):
+    """Paints the outline of the pixel rectangle ``[left, right] x [top, bottom]`` (inclusive),
+    ``width`` pixels thick inwards; the parts outside the image are not drawn."""
+    height, image_width = out.shape[:2]
+
+    def paint(y0, y1, x0, x1):  # half-open ranges, clipped to the image
+        y0, y1, x0, x1 = max(y0, 0), min(y1, height), max(x0, 0), min(x1, image_width)
+        if y0 < y1 and x0 < x1:
+            out[y0:y1, x0:x1] = colour
+
+    paint(top, top + width, left, right + 1)
+    paint(bottom - width + 1, bottom + 1, left, right + 1)
+    paint(top, bottom + 1, left, left + width)
+    paint(top, bottom + 1, right - width + 1, right + 1)
+
+
+def draw_detections(
+    image: np.ndarray,
+    boxes: np.ndarray,
+    classes: np.ndarray,
+    scores: np.ndarray,
+    masks: np.ndarray | None = None,
+    class_names: tuple[str, ...] | None = None,
+    path: str | None = None,
+    score_threshold: float = 0.0,
+    box_format: str = "xyxy",
+    line_width: int = 2,
+    mask_alpha: float = 0.5,
+) -> np.ndarray:
+    """Draws detections on ``image`` at its own resolution: each instance's mask (if given),
+    box outline and label ``"name score"`` in one colour per instance (``tab10``, cycling).
+
+    Args:
+        image: uint8 ``[H, W, 3]`` or ``[H, W, 1]`` (grey, drawn as RGB); not modified.
+        boxes: ``[N, 4]`` in ``box_format`` (any of ``yeehaw_tf.ops.ALL_FORMATS``; absolute
+            pixel coordinates, or relative ones with a ``rel_`` prefix). As in
+            ``yeehaw_tf.ops``, ``x2``/``y2`` are far edges: ``(0, 0, 10, 10)`` covers pixels
+            0..9. The outline is drawn ``line_width`` pixels thick inside the box.
+        classes: ``[N]`` integer class ids; ``scores``: ``[N]``.
+        masks: optional ``[N, H, W]`` instance masks, boolean or probabilities (``> 0.5``);
+            each is alpha-blended with ``mask_alpha`` over its own pixels only.
+        class_names: names indexed by class id; without them labels show the id.
+        path: if given, the result is also written there as a PNG (atomically).
+        score_threshold: detections with ``score < score_threshold`` are not drawn.
+
+    Detections are drawn in increasing score order, so the best ends on top. Labels sit above
+    their box (inside it when the box touches the image's top). Returns the annotated image,
+    uint8 ``[H, W, 3]``.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    from yeehaw_tf.ops import convert_boxes
+
+    options = (line_width, mask_alpha, score_threshold)
+    out, boxes, classes, scores, masks = _check_detections(
+        image, boxes, classes, scores, masks, class_names, options
+    )
+    height, width = out.shape[:2]
+    xyxy = convert_boxes(boxes, box_format, "xyxy", height=height, width=width).numpy()
+    colours = _instance_colours(len(boxes))
+    keep = np.flatnonzero(scores >= score_threshold)
+    order = keep[np.argsort(scores[keep], kind="stable")]
+    for i in order if masks is not None else ():
+        blended = (1.0 - mask_alpha) * out[masks[i]] + mask_alpha * colours[i].astype(np.float64)
+        out[masks[i]] = np.round(blended).astype(np.uint8)
+    corners = {}
+    for i in order:
+        x1, y1, x2, y2 = (int(np.round(v)) for v in xyxy[i])
+        x2, y2 = max(x2 - 1, x1), max(y2 - 1, y1)  # the last pixel column and row inside
+        if x2 >= 0 and y2 >= 0 and x1 < width and y1 < height:  # some of it is visible
+            corners[i] = (x1, y1, x2, y2)
+            _draw_box(out, *corners[i], colours[i], line_width)
+    picture = Image.fromarray(out)
+    draw, font = ImageDraw.Draw(picture), ImageFont.load_default()
+    for i in corners:
+        name = class_names[classes[i]] if class_names is not None else str(classes[i])
+        text = f"{name} {scores[i]:.2f}"
+        _, _, text_width, text_height = draw.textbbox((0, 0), text, font=font)
+        left, top = corners[i][:2]
+        label_top = top - text_height - 2 if top - text_height - 2 >= 0 else max(top, 0)
+        label_left = max(min(left, width - text_width - 3), 0)
+        colour = tuple(int(c) for c in colours[i])
+        draw.rectangle(
+            (label_left, label_top, label_left + text_width + 2, label_top + text_height + 1),
+            fill=colour,
+        )
+        luminance = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]
+        ink = (0, 0, 0) if luminance > 140 else (255, 255, 255)
+        draw.text((label_left + 1, label_top), text, fill=ink, font=font)
+    out = np.asarray(picture).copy()
+    if path is not None:
+        with atomic_file(path, suffix=".png") as tmp:
+            Image.fromarray(out).save(tmp, format="PNG")
+    return out
