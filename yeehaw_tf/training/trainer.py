@@ -13,7 +13,10 @@ seeing the whole batch, and the same as ``fit``'s ``sum_over_batch_size``. Regul
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import sys
 import time
 from collections.abc import Callable
 
@@ -26,6 +29,9 @@ from yeehaw_tf.training.strategy import is_chief, writable_dir
 
 MetricsFn = Callable[[], list[keras.metrics.Metric]]
 ON_NAN = ("raise", "skip_step")
+# Exit status after a SIGTERM (preemption) was answered with a checkpoint: TF's restart
+# convention (the status its PreemptionCheckpointHandler uses on Borg); re-running resumes.
+PREEMPTED_EXIT_CODE = 42
 
 
 def _per_example(loss: keras.losses.Loss) -> keras.losses.Loss:
@@ -379,6 +385,10 @@ class Trainer:
         start = self._check_training_input(dataset, total_steps, verbose)
         if start >= total_steps:
             return {}
+        with self._preemption() as preemption:
+            return self._train(dataset, total_steps, start, verbose, preemption)
+
+    def _train(self, dataset, total_steps: int, start: int, verbose: int, preemption) -> dict:
         iterator = self._iterator_at(dataset, start)
         self._first_bad.assign(-1)
         batch_size = self._global_batch_size
@@ -410,8 +420,52 @@ class Trainer:
             progbar.update(step, [(k, v) for k, v in results.items()], finalize=step == total_steps)
             if step % self.checkpoint_every == 0 or step == total_steps:
                 self.save()
+            if preemption is not None:  # a SIGTERM anywhere in the cluster: all save, then exit
+                preemption.save_checkpoint_if_preempted(checkpoint_number=step)
         self._iterator_state = (dataset, iterator, step)
         return results
+
+    @contextlib.contextmanager
+    def _preemption(self):
+        """A ``tf.distribute.experimental.PreemptionCheckpointHandler`` for the loop: on SIGTERM
+        to any worker, every worker saves a checkpoint at the next loop boundary (at most
+        ``steps_per_loop`` steps later) and the process exits with ``PREEMPTED_EXIT_CODE``;
+        re-running the command resumes from it. Works for one process (any local strategy) and
+        under ``MultiWorkerMirroredStrategy`` (the workers agree through the coordination
+        service). SIGTERM's previous handler is put back afterwards."""
+        previous = signal.getsignal(signal.SIGTERM)
+        resolver = getattr(self.strategy, "cluster_resolver", None)
+        if resolver is not None and not resolver.cluster_spec().jobs:
+            resolver = None
+        try:
+            handler = tf.distribute.experimental.PreemptionCheckpointHandler(
+                resolver,
+                self.manager,
+                termination_config=tf.distribute.experimental.TerminationConfig(
+                    exit_fn=self._exit_preempted
+                ),
+            )
+        except (ValueError, tf.errors.OpError) as e:  # e.g. not the main thread
+            logging.warning("SIGTERM will not save a checkpoint: %s", e)
+            handler = None
+        try:
+            yield handler
+        finally:
+            del handler
+            if signal.getsignal(signal.SIGTERM) is not previous and previous is not None:
+                try:
+                    signal.signal(signal.SIGTERM, previous)
+                except ValueError:
+                    pass
+
+    def _exit_preempted(self) -> None:
+        print(
+            f"preempted (SIGTERM): saved {self.manager.latest_checkpoint} at step "
+            f"{int(self.step.numpy())}; re-run the same command to resume",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.exit(PREEMPTED_EXIT_CODE)
 
     def _non_finite_error(self) -> NonFiniteError:
         step = int(self.step.numpy()) + 1  # the refused step was not counted
