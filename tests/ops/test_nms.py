@@ -1,10 +1,16 @@
+import os
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from yeehaw_tf.ops import batched_nms, iou, nms, soft_nms
+
+nms_module = sys.modules["yeehaw_tf.ops.nms"]  # the package exports the function as ``nms``
 
 
 def _data(n, seed, size=50.0):
@@ -46,6 +52,94 @@ def test_score_threshold_max_outputs_and_padding():
     padded, count = nms(boxes, scores, 0.5, score_threshold=0.6, max_outputs=30, padded=True)
     assert padded.shape == (30,) and int(count) == len(_nms_loop(boxes, scores, 0.5, 0.6))
     assert np.all(padded.numpy()[int(count) :] == -1)
+
+
+def _detections(n, seed, objects=40, size=1024.0):
+    """Boxes clustered around ``objects`` objects, like a detector's output before NMS, with
+    tied scores and exact duplicates."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0, size, (objects, 2))
+    sizes = np.exp(rng.uniform(np.log(16), np.log(256), (objects, 2)))
+    k = rng.integers(0, objects, n)
+    centre = centres[k] + rng.normal(0, 0.15, (n, 2)) * sizes[k]
+    half = sizes[k] * np.exp(rng.normal(0, 0.15, (n, 2))) / 2
+    boxes = np.concatenate([centre - half, centre + half], 1).astype(np.float32)
+    boxes[n // 2 : n // 2 + 20] = boxes[:20]
+    return boxes, (rng.integers(0, 500, n) / 500).astype(np.float32)
+
+
+def _tf_nms(boxes, scores, max_outputs, threshold, score_threshold=float("-inf")):
+    yxyx = boxes[:, [1, 0, 3, 2]]
+    return tf.image.non_max_suppression(yxyx, scores, max_outputs, threshold, score_threshold)
+
+
+@pytest.mark.parametrize(
+    "threshold, max_outputs, score_threshold",
+    [(0.5, 100, float("-inf")), (0.5, 3000, float("-inf")), (0.3, 1000, 0.2), (0.7, 300, 0.0)],
+)
+def test_3000_boxes_match_tf_image_non_max_suppression(threshold, max_outputs, score_threshold):
+    boxes, scores = _detections(3000, seed=max_outputs)
+    ours = tf.function(nms)(boxes, scores, threshold, score_threshold, max_outputs).numpy()
+    theirs = _tf_nms(boxes, scores, max_outputs, threshold, score_threshold).numpy()
+    np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("tile", [3, 16])
+def test_many_small_tiles_match_tf_image_non_max_suppression(tile, monkeypatch):
+    monkeypatch.setattr(nms_module, "TILE", tile)
+    for seed in range(3):
+        boxes, scores = _detections(200, seed, objects=10)
+        for threshold, max_outputs in [(0.5, 200), (0.0, 7), (1.0, 150), (0.6, 1)]:
+            theirs = _tf_nms(boxes, scores, max_outputs, threshold).numpy()
+            ours, count = nms(boxes, scores, threshold, max_outputs=max_outputs, padded=True)
+            np.testing.assert_array_equal(ours[:count], theirs)
+            assert np.all(ours.numpy()[int(count) :] == -1)
+
+
+def test_stops_at_max_outputs_and_never_builds_an_n_by_n_block(monkeypatch):
+    shapes = []
+
+    def recording_iou(a, b):
+        shapes.append((int(tf.shape(a)[0]), int(tf.shape(b)[0])))
+        return iou(a, b)
+
+    monkeypatch.setattr(nms_module, "iou", recording_iou)
+    boxes, scores = _detections(3000, 0)
+    rank = np.argsort(np.argsort(-scores, kind="stable"), kind="stable")  # sorted position
+    expected = _tf_nms(boxes, scores, 100, 0.5).numpy()
+    np.testing.assert_array_equal(nms(boxes, scores, 0.5, max_outputs=100), expected)  # eager
+    tile = 128  # the tile for max_outputs = 100
+    tiles = rank[expected[-1]] // tile + 1  # up to the one where the 100th kept box is
+    assert tiles < 3000 / tile and len(shapes) == 2 * tiles  # per tile: vs kept, within
+    assert max(a * b for a, b in shapes) <= tile * tile
+    shapes.clear()
+    expected = _tf_nms(boxes, scores, 3000, 0.5).numpy()
+    np.testing.assert_array_equal(nms(boxes, scores, 0.5, max_outputs=3000), expected)
+    assert len(shapes) == 2 * 6  # every 512-box tile, each against at most the kept boxes
+    assert max(a * b for a, b in shapes) <= 512 * max(512, len(expected))
+
+
+def test_padded_nms_converts_to_builtin_tflite_ops(tmp_path):
+    boxes, scores = _detections(300, 1, objects=20)  # 214 above 0.3, 69 kept: two tiles
+
+    class Detector(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 4]), tf.TensorSpec([None])])
+        def __call__(self, boxes, scores):
+            kept, count = nms(boxes, scores, 0.5, score_threshold=0.3, max_outputs=100, padded=True)
+            return {"kept": kept, "count": count}
+
+    path = os.path.join(str(tmp_path), "saved_model")
+    module = Detector()
+    tf.saved_model.save(module, path, signatures=module.__call__)
+    converter = tf.lite.TFLiteConverter.from_saved_model(path)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    runner = Interpreter(model_content=converter.convert()).get_signature_runner()
+    for n in (300, 40):  # two 128-box tiles; one tile, partly filled
+        theirs = _tf_nms(boxes[:n], scores[:n], 100, 0.5, 0.3).numpy()
+        got = runner(boxes=boxes[:n], scores=scores[:n])
+        assert int(got["count"]) == len(theirs)
+        np.testing.assert_array_equal(got["kept"][: len(theirs)], theirs)
+        assert np.all(got["kept"][len(theirs) :] == -1)
 
 
 box = st.tuples(st.floats(0, 40), st.floats(0, 40), st.floats(1, 20), st.floats(1, 20)).map(
@@ -96,6 +190,15 @@ def test_soft_nms_matches_a_loop_and_keeps_overlapping_boxes_with_lower_scores()
     assert list(indices.numpy()) == picked
     np.testing.assert_allclose(rescored, values, rtol=1e-5)
     assert len(picked) >= len(nms(boxes, scores, 0.5, max_outputs=30))
+
+
+def test_soft_nms_on_3000_boxes_matches_a_loop():
+    boxes, _ = _detections(3000, 4)
+    scores = np.random.default_rng(4).uniform(0, 1, 3000).astype(np.float32)
+    indices, rescored = tf.function(soft_nms)(boxes, scores, 0.5, 0.05, 200)
+    picked, values = _soft_nms_loop(boxes, scores, 0.5, 0.05, 200)
+    assert list(indices.numpy()) == picked
+    np.testing.assert_allclose(rescored, values, rtol=1e-5)
 
 
 @pytest.mark.parametrize(

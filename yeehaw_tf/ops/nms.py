@@ -1,9 +1,39 @@
 """Non-maximum suppression: greedy (one class and per class) and Gaussian soft-NMS.
 
 Greedy NMS walks the boxes from the highest score down and keeps a box unless it overlaps an
-already kept one by more than ``iou_threshold``. It is written with a pairwise IoU matrix and
-a ``tf.while_loop`` over the score-sorted boxes (O(N^2) memory: meant for up to a few
-thousand candidates, which is what detectors keep before NMS).
+already kept one by more than ``iou_threshold``. The result is exactly that of
+``tf.image.non_max_suppression`` (same indices, same order, ties broken by the lower index).
+
+It is computed in tiles of ``T`` score-sorted boxes, as TensorFlow's padded NonMaxSuppression
+does, so no ``N x N`` matrix is ever built. ``T`` is the power of two at or above
+``max_outputs``, clamped to ``[128, 512]`` (``TILE``): one tile then can hold all the outputs,
+and small requests do not pay for a 512 x 512 block. For each tile, in a ``tf.while_loop``:
+
+1. boxes overlapping an already kept box are suppressed: one ``[T, count]`` IoU block against
+   a buffer of the ``count`` boxes kept so far;
+2. the ``m`` survivors, moved to the front, suppress each other: with ``M[j, i]`` = "earlier
+   box ``j`` overlaps ``i``" (an ``[m, m]`` block), ``keep_i = not any_j(keep_j and M[j, i])``
+   is iterated from ``keep = all`` until it stops changing. Greedy NMS is the unique
+   solution of these triangular equations, and after ``r`` rounds the first ``r`` boxes are
+   final, so the iteration ends, exactly, after at most ``m + 1`` rounds -- in practice a
+   handful (about the length of the longest chain of boxes that suppress one another);
+3. the kept ones are appended, in order, to the buffer and the output.
+
+The loop stops as soon as ``max_outputs`` boxes are kept or the boxes above
+``score_threshold`` run out. With ``N`` boxes, ``N'`` of them above the score threshold,
+``K = max_outputs`` and ``r`` rounds per tile:
+
+- time: ``O(N log N)`` for the sort, plus at most ``O(N' K + N' T r)`` IoUs, in at most
+  ``ceil(N' / T)`` sequential tiles (one, when the first tile holds ``K`` kept boxes);
+- memory: ``O(N + T (T + K))``: about 3 MB per temporary for 10,000 boxes and ``K = 1000``,
+  0.1 MB for ``K = 100``, where an ``N x N`` IoU matrix takes 400 MB.
+
+The loop variables have fixed shapes and every op is a TFLite builtin (WHILE, GATHER,
+TOPK_V2, SCATTER_ND, ...), so ``nms(..., padded=True)`` converts with ``TFLITE_BUILTINS``
+only. Speed against the C++ kernel: ``benchmarks/box_ops.py`` and ``benchmarks/RESULTS.md``.
+
+Soft-NMS computes the IoU of each selected box with all boxes inside its loop: ``O(N)``
+memory, ``O(N)`` work per selection.
 """
 
 from __future__ import annotations
@@ -11,6 +41,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from yeehaw_tf.ops.boxes import convert_boxes, iou
+
+TILE = 512  # the most score-sorted boxes per step of greedy NMS, as TensorFlow's padded NMS
 
 
 def _validate(boxes, scores, iou_threshold, max_outputs):
@@ -27,6 +59,85 @@ def _validate(boxes, scores, iou_threshold, max_outputs):
     return boxes, scores
 
 
+def _suppress_within(overlaps, alive):
+    """Greedy NMS inside one tile: ``overlaps[j, i]`` says that earlier box ``j`` overlaps box
+    ``i``. Iterates ``keep = alive & ~any_j(keep_j & overlaps[j, :])`` to its fixed point,
+    which is the greedy result (see the module docstring)."""
+
+    def step(keep):
+        return alive & ~tf.reduce_any(overlaps & keep[:, None], axis=0)
+
+    def body(keep, _):
+        return step(keep), keep
+
+    keep, _ = tf.while_loop(
+        lambda keep, previous: tf.reduce_any(tf.not_equal(keep, previous)),
+        body,
+        [step(alive), alive],
+    )
+    return keep
+
+
+def _compact(mask, size, start=0):
+    """Positions of the ``True`` entries of ``mask`` (``[T]``), in order, written to entries
+    ``start, start + 1, ...`` of a ``[size]`` vector that is -1 elsewhere; those that would go
+    past ``size`` are dropped. A scatter rather than ``tf.where``: the shape is fixed."""
+    slot = start + tf.cumsum(tf.cast(mask, tf.int32)) - 1
+    target = tf.where(mask & (slot < size), slot, size)  # the rest go to a discarded slot
+    positions = tf.range(tf.shape(mask)[0])
+    return tf.scatter_nd(target[:, None], positions + 1, [size + 1])[:-1] - 1
+
+
+def _greedy_nms(xyxy, scores, iou_threshold, score_threshold, max_outputs):
+    """Tiled greedy NMS on ``[N, 4]`` xyxy boxes: ``(indices [max_outputs] padded with -1,
+    count)``."""
+    order = tf.argsort(scores, direction="DESCENDING", stable=True)
+    above = tf.gather(scores, order) > tf.cast(score_threshold, scores.dtype)
+    n_valid = tf.reduce_sum(tf.cast(above, tf.int32))  # a prefix of ``order``
+    # A tile need not hold more than max_outputs boxes to finish in one step, and its
+    # self-suppression costs tile^2: 128, 256 or 512 boxes, never more than there are.
+    tile = min(TILE, max(TILE // 4, 1 << (max_outputs - 1).bit_length()))
+    tile = tile if xyxy.shape[0] is None else max(1, min(tile, xyxy.shape[0]))
+    num_tiles = (n_valid + tile - 1) // tile
+    threshold = tf.cast(iou_threshold, xyxy.dtype)
+    positions = tf.range(tile)
+    earlier = positions[:, None] < positions[None, :]  # [j, i]: j comes before i
+
+    def body(t, count, kept_boxes, kept):
+        position = t * tile + positions
+        index = tf.gather(order, tf.minimum(position, n_valid - 1))
+        boxes = tf.gather(xyxy, index)
+        # 1. Boxes overlapping one kept in an earlier tile go.
+        by_kept = iou(boxes, kept_boxes[:count]) > threshold
+        alive = (position < n_valid) & ~tf.reduce_any(by_kept, axis=1)
+        # 2. Greedy NMS among the m survivors, moved to the front.
+        m = tf.reduce_sum(tf.cast(alive, tf.int32))
+        source = tf.maximum(_compact(alive, tile), 0)  # the tail repeats box 0, unused
+        index, boxes = tf.gather(index, source), tf.gather(boxes, source)
+        overlaps = (iou(boxes[:m], boxes[:m]) > threshold) & earlier[:m, :m]
+        keep = _suppress_within(overlaps, tf.ones([m], tf.bool))
+        # 3. Append the kept ones, in order, to the buffer and the output.
+        source = _compact(keep, max_outputs, start=count)
+        filled = source >= 0
+        source = tf.maximum(source, 0)
+        kept_boxes = tf.where(filled[:, None], tf.gather(boxes, source), kept_boxes)
+        kept = tf.where(filled, tf.gather(index, source), kept)
+        count = tf.minimum(count + tf.reduce_sum(tf.cast(keep, tf.int32)), max_outputs)
+        return t + 1, count, kept_boxes, kept
+
+    _, count, _, kept = tf.while_loop(
+        lambda t, count, *_: (t < num_tiles) & (count < max_outputs),
+        body,
+        [
+            tf.constant(0),
+            tf.constant(0),
+            tf.zeros([max_outputs, 4], xyxy.dtype),
+            tf.fill([max_outputs], -1),
+        ],
+    )
+    return kept, count
+
+
 def nms(
     boxes,
     scores,
@@ -39,26 +150,12 @@ def nms(
     """Greedy NMS. Returns the kept indices in descending score order (at most
     ``max_outputs``); with ``padded=True``, ``(indices [max_outputs] padded with -1, count)``
     -- a fixed shape for exports. Boxes scoring at or below ``score_threshold`` are dropped
-    (as ``tf.image.non_max_suppression`` does)."""
+    (as ``tf.image.non_max_suppression`` does). Memory ``O(N + 512 (512 + max_outputs))``;
+    see the module docstring for the algorithm and its cost."""
     boxes, scores = _validate(boxes, scores, iou_threshold, max_outputs)
     xyxy = convert_boxes(boxes, box_format, "xyxy")
-    order = tf.argsort(scores, direction="DESCENDING", stable=True)
-    sorted_scores = tf.gather(scores, order)
-    overlaps = iou(tf.gather(xyxy, order), tf.gather(xyxy, order)) > iou_threshold
-    n = tf.shape(order)[0]
-    candidate = sorted_scores > tf.cast(score_threshold, sorted_scores.dtype)
-
-    def body(i, keep):
-        suppressed = tf.reduce_any(keep & overlaps[:, i])
-        keep = tf.tensor_scatter_nd_update(keep, [[i]], [candidate[i] & ~suppressed])
-        return i + 1, keep
-
-    _, keep = tf.while_loop(lambda i, _: i < n, body, [0, tf.zeros([n], tf.bool)])
-    kept = tf.boolean_mask(order, keep)[:max_outputs]
-    if not padded:
-        return kept
-    count = tf.shape(kept)[0]
-    return tf.pad(kept, [[0, max_outputs - count]], constant_values=-1), count
+    kept, count = _greedy_nms(xyxy, scores, iou_threshold, score_threshold, max_outputs)
+    return (kept, count) if padded else kept[:count]
 
 
 def batched_nms(
@@ -96,7 +193,6 @@ def soft_nms(
         raise ValueError(f"sigma must be > 0, got {sigma}")
     boxes, scores = _validate(boxes, scores, 0.0, max_outputs)
     xyxy = convert_boxes(boxes, box_format, "xyxy")
-    overlaps = iou(xyxy, xyxy)
     n = tf.shape(scores)[0]
     current = tf.identity(scores)
     indices = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
@@ -115,7 +211,8 @@ def soft_nms(
         indices = indices.write(k, i)
         values = values.write(k, current[i])
         active = tf.tensor_scatter_nd_update(active, [[i]], [False])
-        decay = tf.exp(-tf.square(overlaps[i]) / tf.cast(sigma, overlaps.dtype))
+        overlaps = iou(tf.gather(xyxy, [i]), xyxy)[0]  # one row at a time: O(N) memory
+        decay = tf.exp(-tf.square(overlaps) / tf.cast(sigma, overlaps.dtype))
         current = tf.where(active, current * tf.cast(decay, current.dtype), current)
         return k + 1, current, active, indices, values
 

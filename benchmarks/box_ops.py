@@ -1,0 +1,188 @@
+"""Box operations vs the TensorFlow / Keras built-ins, one process.
+
+    python benchmarks/box_ops.py [--rounds 7] [--round-seconds 0.1]
+
+Three comparisons, each of two compiled ``tf.function``s on the same inputs:
+
+* ``nms`` vs ``tf.image.non_max_suppression`` (the C++ kernel; also, for reference, TF's own
+  tiled, TFLite-convertible ``tf.image.non_max_suppression_padded``) on 1,000 and 10,000
+  detector-like boxes (clustered around 50 objects of 16 to 256 pixels in a 1024 x 1024
+  image, jittered by 15% of their size; uniform scores), IoU threshold 0.5, ``max_outputs``
+  100 and 1,000. The check column says whether our indices equal the kernel's.
+* ``roi_align`` vs the classic ``tf.image.crop_and_resize`` RoIAlign: crop each RoI to an
+  ``(7 * 2) x (7 * 2)`` grid placed at the bins' sample points, then 2 x 2 average pooling.
+  512 RoIs (clipped to the image, 32 to 512 pixels) on a ``1 x 64 x 64 x 256`` map of stride 16,
+  output 7 x 7, sampling ratio 2; ours with ``aligned=True``, whose sample points are the
+  same. It is not the same op at the border: ``crop_and_resize`` returns 0 for a sample
+  outside ``[0, size - 1]``, torchvision's RoIAlign clamps samples in ``[-1, 0)`` and
+  ``(size - 1, size]`` to the edge pixel; and its coordinates pass through ``/ (size - 1)``,
+  so they differ by float rounding elsewhere. The check column gives the maximum absolute
+  difference over all RoIs and over RoIs whose samples all lie inside the map.
+* ``iou`` vs ``keras.utils.bounding_boxes.compute_iou`` at 1,000 x 1,000 and 10,000 x 100
+  boxes; the check column gives the maximum absolute difference.
+
+Each function is traced and warmed up first (tracing is not timed). Then, in each of
+``--rounds`` interleaved rounds, each function runs for about ``--round-seconds`` (a call
+count fixed after the warm-up); the table shows the median time per call over the rounds.
+Ratio = ours / baseline time (lower is faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from yeehaw_tf.ops import iou, nms, roi_align  # noqa: E402
+
+IMAGE = 1024.0
+
+
+def detections(n: int, rng, objects: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` xyxy boxes clustered around ``objects`` objects, and uniform scores."""
+    centres = rng.uniform(0, IMAGE, (objects, 2))
+    sizes = np.exp(rng.uniform(np.log(16), np.log(256), (objects, 2)))
+    k = rng.integers(0, objects, n)
+    centre = centres[k] + rng.normal(0, 0.15, (n, 2)) * sizes[k]
+    half = sizes[k] * np.exp(rng.normal(0, 0.15, (n, 2))) / 2
+    boxes = np.concatenate([centre - half, centre + half], 1).astype(np.float32)
+    return boxes, rng.uniform(0, 1, n).astype(np.float32)
+
+
+def crop_and_resize_roi_align(features, rois, output_size, spatial_scale, sampling_ratio):
+    """RoIAlign from ``tf.image.crop_and_resize`` (the Detectron / tensorpack construction):
+    the crop's grid points are the bins' sample points of ``aligned=True`` RoIAlign."""
+    h, w = features.shape[1], features.shape[2]
+    crop = output_size * sampling_ratio
+    batch = tf.cast(rois[:, 0], tf.int32)
+    x1, y1, x2, y2 = tf.unstack(rois[:, 1:] * spatial_scale, axis=1)
+    step_x, step_y = (x2 - x1) / crop, (y2 - y1) / crop
+    nx1, ny1 = (x1 + step_x / 2 - 0.5) / (w - 1), (y1 + step_y / 2 - 0.5) / (h - 1)
+    nw, nh = step_x * (crop - 1) / (w - 1), step_y * (crop - 1) / (h - 1)
+    boxes = tf.stack([ny1, nx1, ny1 + nh, nx1 + nw], axis=1)
+    crops = tf.image.crop_and_resize(features, boxes, batch, [crop, crop])
+    return tf.nn.avg_pool2d(crops, sampling_ratio, sampling_ratio, "VALID")
+
+
+def median_times(functions: dict, args: tuple, rounds: int, round_seconds: float) -> dict:
+    """Median seconds per call of each function, over interleaved rounds."""
+    calls = {}
+    for name, f in functions.items():
+        f(*args)  # trace
+        began = time.perf_counter()
+        np.asarray(f(*args)[0])  # warm up, and size the rounds
+        calls[name] = max(1, round(round_seconds / (time.perf_counter() - began)))
+    times = {name: [] for name in functions}
+    for _ in range(rounds):
+        for name, f in functions.items():
+            began = time.perf_counter()
+            for _ in range(calls[name]):
+                result = f(*args)
+            np.asarray(result[0])
+            times[name].append((time.perf_counter() - began) / calls[name])
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def nms_functions(boxes, yxyx, scores, k: int) -> dict:
+    return {
+        "ours": tf.function(lambda: (nms(boxes, scores, 0.5, max_outputs=k),)),
+        "kernel": tf.function(lambda: (tf.image.non_max_suppression(yxyx, scores, k, 0.5),)),
+        "padded": tf.function(lambda: tf.image.non_max_suppression_padded(yxyx, scores, k, 0.5)),
+    }
+
+
+def nms_rows(rng, rounds, round_seconds):
+    rows = []
+    for n in (1000, 10000):
+        boxes, scores = detections(n, rng)
+        yxyx = tf.constant(boxes[:, [1, 0, 3, 2]])
+        boxes, scores = tf.constant(boxes), tf.constant(scores)
+        for k in (100, 1000):
+            functions = nms_functions(boxes, yxyx, scores, k)
+            ours, theirs = functions["ours"]()[0].numpy(), functions["kernel"]()[0].numpy()
+            same = "identical" if np.array_equal(ours, theirs) else "DIFFERENT"
+            t = median_times(functions, (), rounds, round_seconds)
+            name = f"nms {n} boxes, max_outputs {k} ({len(ours)} kept)"
+            rows.append((name, t["ours"], t["kernel"], same))
+            rows.append(("  same, vs non_max_suppression_padded", t["ours"], t["padded"], ""))
+    return rows
+
+
+def roi_align_row(rng, rounds, round_seconds, count=512, size=64, channels=256):
+    stride = IMAGE / size
+    features = tf.constant(rng.normal(size=(1, size, size, channels)).astype(np.float32))
+    centre = rng.uniform(0, IMAGE, (count, 2))
+    half = np.exp(rng.uniform(np.log(32), np.log(512), (count, 2))) / 2
+    xyxy = np.clip(np.concatenate([centre - half, centre + half], 1), 0, IMAGE)
+    rois = tf.constant(np.concatenate([np.zeros((count, 1)), xyxy], 1).astype(np.float32))
+    functions = {
+        "ours": tf.function(lambda: (roi_align(features, rois, 7, 1 / stride, 2, aligned=True),)),
+        "crop_and_resize": tf.function(
+            lambda: (crop_and_resize_roi_align(features, rois, 7, 1 / stride, 2),)
+        ),
+    }
+    diff = np.abs(functions["ours"]()[0].numpy() - functions["crop_and_resize"]()[0].numpy())
+    # Sample points lie half a sample step inside the RoI, shifted by -0.5 pixel.
+    scaled = xyxy / stride
+    step = (scaled[:, 2:] - scaled[:, :2]) / 14
+    first, last = scaled[:, :2] - 0.5 + step / 2, scaled[:, 2:] - 0.5 - step / 2
+    inside = np.all((first >= 0) & (last <= size - 1), axis=1)
+    check = (
+        f"max |diff| {diff.max():.1e} all, {diff[inside].max():.1e} on the "
+        f"{inside.sum()} inside RoIs"
+    )
+    t = median_times(functions, (), rounds, round_seconds)
+    name = f"roi_align {count} RoIs, 1x{size}x{size}x{channels}, 7x7, ratio 2"
+
+    return [(name, t["ours"], t["crop_and_resize"], check)]
+
+
+def iou_rows(rng, rounds, round_seconds):
+    rows = []
+    for n, m in ((1000, 1000), (10000, 100)):
+        a, _ = detections(n, rng)
+        b, _ = detections(m, rng)
+        a, b = tf.constant(a), tf.constant(b)
+        functions = {
+            "ours": tf.function(lambda a=a, b=b: (iou(a, b),)),
+            "keras": tf.function(
+                lambda a=a, b=b: (keras.utils.bounding_boxes.compute_iou(a, b, "xyxy"),)
+            ),
+        }
+        diff = np.abs(functions["ours"]()[0].numpy() - functions["keras"]()[0].numpy()).max()
+        t = median_times(functions, (), rounds, round_seconds)
+        rows.append((f"iou {n} x {m}", t["ours"], t["keras"], f"max |diff| {diff:.1e}"))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--round-seconds", type=float, default=0.1)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    rng = np.random.default_rng(args.seed)
+    print(
+        f"TensorFlow {tf.__version__}, Keras {keras.__version__}; median of {args.rounds} "
+        f"interleaved rounds of ~{args.round_seconds} s per function, tracing excluded"
+    )
+    began = time.perf_counter()
+    rows = (
+        nms_rows(rng, args.rounds, args.round_seconds)
+        + roi_align_row(rng, args.rounds, args.round_seconds)
+        + iou_rows(rng, args.rounds, args.round_seconds)
+    )
+    print(f"{'case':<50}{'ours ms':>10}{'base ms':>10}{'ratio':>8}  check")
+    for name, ours, base, check in rows:
+        print(f"{name:<50}{ours * 1e3:>10.2f}{base * 1e3:>10.2f}{ours / base:>8.2f}  {check}")
+    print(f"total {time.perf_counter() - began:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
