@@ -17,6 +17,7 @@ from yeehaw_tf.losses import AuxiliaryLoss, MulticlassHinge, SoftmaxCrossEntropy
 from yeehaw_tf.metrics import MainOutputAccuracy
 from yeehaw_tf.models.registry import accepts, build, get_classifier
 from yeehaw_tf.regularizers import weight_penalty
+from yeehaw_tf.training.tasks.record import from_record
 
 LOSSES = ("cross_entropy", "hinge")
 
@@ -124,14 +125,8 @@ class ClassificationTask:
 
     @classmethod
     def from_dict(cls, config: dict) -> ClassificationTask:
-        fields = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in config.items() if k in fields}
-        values["input_shape"] = tuple(int(d) for d in values["input_shape"])
-        values["mean"] = tuple(float(m) for m in values["mean"])
-        values["std"] = tuple(float(s) for s in values["std"])
-        if values.get("image_size"):
-            values["image_size"] = tuple(int(d) for d in values["image_size"])
-        return cls(**values)
+        tuples = {"input_shape": int, "mean": float, "std": float, "image_size": int}
+        return from_record(cls, config, tuples)
 
 
 def _choice(name: str, value, allowed) -> None:

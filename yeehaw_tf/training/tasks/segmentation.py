@@ -12,6 +12,7 @@ from yeehaw_tf.losses.segmentation import PixelwiseCrossEntropy
 from yeehaw_tf.metrics.segmentation import MeanIoU, PixelAccuracy
 from yeehaw_tf.models.registry import accepts, build, get_segmenter
 from yeehaw_tf.regularizers import weight_penalty
+from yeehaw_tf.training.tasks.record import from_record
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,13 +89,5 @@ class SegmentationTask:
 
     @classmethod
     def from_dict(cls, config: dict) -> SegmentationTask:
-        fields = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in config.items() if k in fields}
-        for key, kind in (
-            ("input_shape", int),
-            ("mean", float),
-            ("std", float),
-            ("class_names", str),
-        ):
-            values[key] = tuple(kind(v) for v in values.get(key, ()))
-        return cls(**values)
+        tuples = {"input_shape": int, "mean": float, "std": float, "class_names": str}
+        return from_record(cls, config, tuples)
