@@ -1,4 +1,5 @@
 import glob
+import os
 
 import keras
 import numpy as np
@@ -149,9 +150,18 @@ def test_unreadable_newest_checkpoint_falls_back_to_the_previous(tmp_path, caplo
     for path in glob.glob(str(tmp_path / "checkpoints" / "ckpt-4.data-*")):
         with open(path, "r+b") as f:
             f.truncate(16)
+    (tmp_path / "checkpoints" / "ckpt-6_temp").mkdir()  # an interrupted save's staging folder
     resumed = _trainer(tmp_path, checkpoint_every=2)
     assert resumed.restore() == 2
     assert "unreadable" in caplog.text
+    # the unreadable checkpoint is kept aside, the state file lists only readable ones, and the
+    # run goes on (the preemption handler restores the same, readable, newest checkpoint)
+    aside = sorted(os.listdir(tmp_path / "checkpoints" / "unreadable"))
+    assert aside and all(name.startswith("ckpt-4.") for name in aside)
+    assert resumed.manager.checkpoints == [str(tmp_path / "checkpoints" / "ckpt-2")]
+    assert not (tmp_path / "checkpoints" / "ckpt-6_temp").exists()
+    resumed.train(_batches(), 6, verbose=0)
+    assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-6")
 
 
 @pytest.mark.parametrize(
@@ -270,7 +280,9 @@ def test_skip_step_leaves_the_weights_and_counts_the_skip(tmp_path, two_replicas
     results = trainer.train(dataset, 6, verbose=0)
     assert results["skipped_steps"] == 1 and np.isfinite(results["loss"])
     assert all(np.all(np.isfinite(w)) for w in _weights(trainer.model))
-    assert not all(np.array_equal(a, b) for a, b in zip(before, _weights(trainer.model)))
+    assert not all(
+        np.array_equal(a, b) for a, b in zip(before, _weights(trainer.model), strict=True)
+    )
 
 
 def test_fit_stops_on_non_finite_values_before_saving(tmp_path):

@@ -5,15 +5,19 @@ from yeehaw_tf.export.classifier import (
     FORMATS,
     ExportCheckError,
     export_classifier,
+    export_model,
+    export_segmenter,
     keras_probabilities,
+    mean_iou,
 )
-from yeehaw_tf.export.saved_model import SERVING_KEY, export_classifier_saved_model
+from yeehaw_tf.export.saved_model import SERVING_KEY, ServingModel, export_classifier_saved_model
 from yeehaw_tf.export.tflite import QUANTIZATIONS, TFLiteModel, convert_saved_model
 
 __all__ = [
     "FORMATS",
     "QUANTIZATIONS",
     "SERVING_KEY",
+    "ServingModel",
     "ExportCheckError",
     "TFLiteModel",
     "atomic_directory",
@@ -21,5 +25,8 @@ __all__ = [
     "convert_saved_model",
     "export_classifier",
     "export_classifier_saved_model",
+    "export_model",
+    "export_segmenter",
     "keras_probabilities",
+    "mean_iou",
 ]

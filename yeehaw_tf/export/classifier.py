@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from yeehaw_tf.atomic import atomic_directory
-from yeehaw_tf.export.saved_model import SERVING_KEY, export_classifier_saved_model
+from yeehaw_tf.export.saved_model import ServingModel, export_classifier_saved_model
 from yeehaw_tf.export.tflite import (
     QUANTIZATIONS,
     TFLiteModel,
@@ -160,6 +160,12 @@ def export_model(
         )
 
     reference = keras_probabilities(model, images, batch_size)
+    num_classes = reference.shape[-1]
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(
+            f"labels must be in [0, {num_classes}) (the model's classes), got values from "
+            f"{labels.min()} to {labels.max()}"
+        )
     reference_accuracy = float(np.mean(np.argmax(reference, axis=-1) == labels))
     keras_row = {"accuracy": reference_accuracy, "parameters": int(model.count_params())}
     if labels.ndim == 3:
@@ -173,8 +179,8 @@ def export_model(
         saved_model_dir = os.path.join(staging, "saved_model")
         export_classifier_saved_model(model, saved_model_dir, images.shape[1:])
         if "saved_model" in formats:
-            serve = tf.saved_model.load(saved_model_dir).signatures[SERVING_KEY]
-            outputs = _batched(lambda x: serve(images=tf.constant(x)), images, batch_size)
+            serve = ServingModel(saved_model_dir)
+            outputs = _batched(lambda x: serve(images=x), images, batch_size)
             report["formats"]["saved_model"] = _check(
                 "saved_model",
                 outputs,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 SERVING_KEY = "serving_default"
@@ -40,3 +41,35 @@ def export_classifier_saved_model(
     archive.track(model)
     archive.add_endpoint(SERVING_KEY, serve, input_signature=[spec])
     archive.write_out(path, verbose=False)
+
+
+class ServingModel:
+    """A SavedModel's ``serving_default`` signature with its inputs checked first.
+
+    Called with NumPy arrays, a loaded signature converts them to its input dtype before any
+    check of ours runs (a float image becomes uint8 by a C cast: 0.5 -> 0, 300 -> 44); this
+    wrapper refuses an input whose dtype or shape differs from the signature's, naming it, and
+    returns NumPy outputs. ``tf.Tensor`` inputs to the raw signature fail cleanly either way.
+    """
+
+    def __init__(self, path: str):
+        self._loaded = tf.saved_model.load(path)  # keep a reference: its variables live here
+        self._function = self._loaded.signatures[SERVING_KEY]
+        self._specs = self._function.structured_input_signature[1]
+
+    def __call__(self, **inputs) -> dict[str, np.ndarray]:
+        if set(inputs) != set(self._specs):
+            raise ValueError(f"inputs must be {sorted(self._specs)}, got {sorted(inputs)}")
+        tensors = {}
+        for name, value in inputs.items():
+            spec = self._specs[name]
+            dtype = value.dtype if isinstance(value, tf.Tensor) else np.asarray(value).dtype
+            shape = tuple(value.shape)
+            if tf.as_dtype(dtype) != spec.dtype or not spec.shape.is_compatible_with(shape):
+                wanted = ", ".join("?" if d is None else str(d) for d in spec.shape.as_list())
+                raise ValueError(
+                    f"input {name!r} must be {spec.dtype.name} [{wanted}], got "
+                    f"{tf.as_dtype(dtype).name} {list(shape)}"
+                )
+            tensors[name] = tf.convert_to_tensor(value, spec.dtype)
+        return {k: v.numpy() for k, v in self._function(**tensors).items()}

@@ -73,6 +73,27 @@ class TFLiteModel:
         return sorted({op["op_name"] for op in self._interpreter._get_ops_details()})
 
     def __call__(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
+        """Runs the signature. Each input must have the signature's dtype and shape (``-1`` in
+        the signature: any size): LiteRT itself would resize the input tensor and compute on
+        a wrongly sized image, or read ``[H, W, C]`` as a batch of ``H`` images."""
+        details = self._runner.get_input_details()
+        unknown = sorted(set(inputs) - set(details))
+        missing = sorted(set(details) - set(inputs))
+        if unknown or missing:
+            raise ValueError(f"inputs must be {sorted(details)}, got {sorted(inputs)}")
+        for name, value in inputs.items():
+            value = np.asarray(value)
+            expected = details[name]["shape_signature"]
+            dtype = np.dtype(details[name]["dtype"])
+            shape_ok = value.ndim == len(expected) and all(
+                e in (-1, d) for e, d in zip(expected, value.shape, strict=True)
+            )
+            if value.dtype != dtype or not shape_ok:
+                wanted = ", ".join("?" if e == -1 else str(e) for e in expected)
+                raise ValueError(
+                    f"input {name!r} must be {dtype.name} [{wanted}], got {value.dtype.name} "
+                    f"{list(value.shape)}"
+                )
         return self._runner(**inputs)
 
 

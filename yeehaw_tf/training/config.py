@@ -109,6 +109,17 @@ class TrainConfig:
             _choice("formats", value, FORMATS)
         for value in self.quantize:
             _choice("quantize", value, QUANTIZATIONS)
+        if self.export and not self.formats:
+            raise ValueError(f"formats must name at least one of {', '.join(FORMATS)}")
+        if self.export and "tflite" in self.formats and not self.quantize:
+            raise ValueError(
+                f"quantize must name at least one of {', '.join(QUANTIZATIONS)} for tflite"
+            )
+        if self.jit_compile and self.num_cpu_devices > 1:
+            raise ValueError(
+                "jit_compile cannot be used with num_cpu_devices > 1 (the compiled step cannot "
+                "hold synchronized batch norm's cross-replica all-reduce)"
+            )
         # The schedule is plain Python and is built to validate it (the warm-up is checked again
         # against the real number of steps once the dataset size is known); the optimizer is
         # only checked: building one creates TF variables, which must wait for the strategy.
@@ -188,14 +199,14 @@ class TrainConfig:
         )
 
     def total_steps(self, num_train: int) -> int:
-        if self.train_steps is not None:
-            return self.train_steps
         steps_per_epoch = num_train // self.batch_size
-        if steps_per_epoch < 1:
+        if steps_per_epoch < 1:  # every batch would repeat examples
             raise ValueError(
                 f"batch_size {self.batch_size} is larger than the training split "
                 f"({num_train} examples)"
             )
+        if self.train_steps is not None:
+            return self.train_steps
         return self.epochs * steps_per_epoch
 
     def to_dict(self) -> dict:

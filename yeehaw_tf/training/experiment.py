@@ -12,6 +12,7 @@ import functools
 import json
 import os
 import shutil
+import tempfile
 import time
 
 import keras
@@ -20,7 +21,7 @@ import tensorflow as tf
 from absl import logging
 
 from yeehaw_tf.atomic import atomic_write_text
-from yeehaw_tf.data.datasets import load_classification, load_segmentation
+from yeehaw_tf.data.datasets import default_data_dir, load_classification, load_segmentation
 from yeehaw_tf.data.pipeline import (
     classification_pipeline,
     resize_images,
@@ -33,6 +34,7 @@ from yeehaw_tf.training.config import RUN_OPTIONS, TrainConfig
 from yeehaw_tf.training.strategy import cluster_workers, is_chief, make_strategy
 from yeehaw_tf.training.tasks import ClassificationTask, SegmentationTask, task_from_dict
 from yeehaw_tf.training.trainer import Trainer
+from yeehaw_tf.training.trainer import _first_line as describe_error
 
 CONFIG_FILE = "config.json"
 EVAL_BATCH_SIZE = 256
@@ -81,10 +83,46 @@ class _Prepared:
     test: tf.data.Dataset
 
 
+def _check_writable(workdir: str) -> None:
+    """Creates ``workdir`` if needed and proves it writable, before any work is done."""
+    try:
+        os.makedirs(workdir, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=workdir, prefix=".write_probe_"):
+            pass
+    except OSError as e:
+        raise ValueError(
+            f"workdir {workdir} is not a writable directory ({e.strerror or e})"
+        ) from None
+
+
+@contextlib.contextmanager
+def _dataset_errors(name: str, data_dir: str | None):
+    """Turns a damaged dataset file, found while reading, into an error that says which dataset
+    and how to repair it."""
+    try:
+        yield
+    except tf.errors.DataLossError as e:
+        directory = os.path.join(data_dir or default_data_dir(), name.split(":")[0])
+        detail = e.message.strip().splitlines()[0]
+        raise ValueError(
+            f"dataset {name!r}: a file under {directory} is damaged ({detail}). Delete that "
+            "directory to regenerate it (built-in datasets are generated offline) or to "
+            "download it again."
+        ) from None
+
+
+def _check_splits(name: str, data_dir: str | None, num_train: int, num_test: int) -> None:
+    for split, size in (("train", num_train), ("test", num_test)):
+        if size == 0:
+            where = data_dir or default_data_dir()
+            raise ValueError(f"split {split!r} of dataset {name!r} in {where} is empty")
+
+
 def _prepare(task_name: str, dataset: str, data_dir: str | None, options: dict, image_size=None):
     """Loads ``dataset`` for ``task_name`` and builds the task (statistics from its train split)."""
     if task_name == "segmentation":
         data = load_segmentation(dataset, data_dir)
+        _check_splits(dataset, data_dir, data.num_train, data.num_test)
         size = tuple(image_size or data.image_shape[:2])
         if None in size:
             raise ValueError(
@@ -104,6 +142,7 @@ def _prepare(task_name: str, dataset: str, data_dir: str | None, options: dict, 
         )
     else:
         data = load_classification(dataset, data_dir)
+        _check_splits(dataset, data_dir, data.num_train, data.num_test)
         pipeline = classification_pipeline
         mean, std = channel_mean_std(data.train.map(lambda image, label: image))
         task = ClassificationTask(
@@ -205,8 +244,15 @@ def run_experiment(config: TrainConfig, verbose: int = 1) -> dict:
             f"({strategy.num_replicas_in_sync}): it is the global batch, split equally"
         )
 
+    if chief:
+        _check_writable(config.workdir)
     options = {"model": config.model, **config.task_options()}
     segmentation = config.task == "segmentation"
+    with _dataset_errors(config.dataset, config.data_dir):
+        return _run(config, verbose, began, strategy, chief, segmentation, options)
+
+
+def _run(config, verbose, began, strategy, chief, segmentation, options) -> dict:
     prepared = _prepare(
         config.task,
         config.dataset,
@@ -218,9 +264,6 @@ def run_experiment(config: TrainConfig, verbose: int = 1) -> dict:
     total_steps = config.total_steps(prepared.num_train)
     config.schedule(total_steps)  # the schedule's options against the real run length
     _check_workdir(config.workdir, config, total_steps)
-    if chief:
-        record = {"train": config.to_dict(), "task": task.to_dict(), "total_steps": total_steps}
-        atomic_write_text(os.path.join(config.workdir, CONFIG_FILE), json.dumps(record, indent=2))
 
     # Seed after the data is ready: preparing a dataset in this process consumes Python's random
     # state, which Keras's default seeds are drawn from; the run must not depend on that.
@@ -239,6 +282,16 @@ def run_experiment(config: TrainConfig, verbose: int = 1) -> dict:
             jit_compile=config.jit_compile,
             on_nan=config.on_nan,
         )
+        # Written once everything that can refuse the configuration has accepted it, so a
+        # refused run leaves an existing record as it was.
+        if chief:
+            record = {
+                "train": config.to_dict(),
+                "task": task.to_dict(),
+                "total_steps": total_steps,
+            }
+            path = os.path.join(config.workdir, CONFIG_FILE)
+            atomic_write_text(path, json.dumps(record, indent=2))
         train_ds = prepared.pipeline(
             prepared.train, batch_size=config.batch_size, training=True, seed=config.seed
         )
@@ -311,7 +364,8 @@ def export_workdir(
         status.assert_existing_objects_matched()
     except (ValueError, AssertionError, tf.errors.OpError) as e:
         raise ValueError(
-            f"checkpoint {checkpoint} does not fit the model described by {config_path}: {e}"
+            f"checkpoint {checkpoint} does not fit the model described by {config_path}: "
+            f"{describe_error(e)}"
         ) from None
     train = record["train"]
     options = {"model": train["model"]}

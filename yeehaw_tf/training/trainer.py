@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import sys
 import time
@@ -169,7 +170,11 @@ class Trainer:
             epoch=self.epoch,
             skipped_steps=self.skipped_steps,
         )
-        self.checkpoint_dir = writable_dir(os.path.join(workdir, "checkpoints"), self.strategy)
+        # Every worker restores from the chief's directory (shared storage in a multi-host run);
+        # the others write their share of each collective save to a scratch directory.
+        self._shared_checkpoint_dir = os.path.join(workdir, "checkpoints")
+        self.checkpoint_dir = writable_dir(self._shared_checkpoint_dir, self.strategy)
+        self._max_to_keep = max_to_keep
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, self.checkpoint_dir, max_to_keep=max_to_keep
         )
@@ -298,26 +303,70 @@ class Trainer:
         """Restores the newest readable checkpoint, if any; returns the step it reached.
 
         If the newest checkpoint cannot be read, says so and falls back to the one before it,
-        rather than silently starting from scratch.
+        rather than silently starting from scratch. The chief then moves the unreadable ones to
+        ``checkpoints/unreadable/`` (kept, not deleted) and lists only readable checkpoints in
+        the state file, so nothing later (the preemption handler, ``python -m export``) trips
+        over them; it also removes the staging folders (``ckpt-N_temp``) of interrupted saves.
         """
-        for path in reversed(self.manager.checkpoints):
+        chief = is_chief(self.strategy)
+        source = self.manager
+        if not chief:
+            source = tf.train.CheckpointManager(
+                self.checkpoint, self._shared_checkpoint_dir, max_to_keep=self._max_to_keep
+            )
+        paths = list(source.checkpoints)
+        if chief:
+            _remove_staging_dirs(self.checkpoint_dir)
+        for index in reversed(range(len(paths))):
+            path = paths[index]
             try:
                 self.checkpoint.restore(path).assert_existing_objects_matched()
             except Exception as e:  # noqa: BLE001 - any failure to read means: try the previous one
                 logging.warning(
-                    "checkpoint %s is unreadable (%s); trying the previous one", path, e
+                    "checkpoint %s is unreadable (%s); trying the previous one",
+                    path,
+                    _first_line(e),
                 )
                 continue
             self.restored_path = path
+            if chief and index < len(paths) - 1:
+                self._set_aside(paths[index + 1 :], paths[: index + 1])
             logging.info("restored %s at step %d", path, int(self.step.numpy()))
             return int(self.step.numpy())
-        if self.manager.checkpoints:
+        if paths:
             raise CheckpointError(
-                f"no checkpoint in {self.checkpoint_dir} could be restored into this model (the "
-                "files are damaged, or were written by a differently configured model); move "
-                "the directory away to start from scratch"
+                f"no checkpoint in {self._shared_checkpoint_dir} could be restored into this "
+                "model (the files are damaged, or were written by a differently configured "
+                "model); move the directory away to start from scratch"
             )
         return 0
+
+    def _set_aside(self, unreadable: list[str], readable: list[str]) -> None:
+        aside = os.path.join(self.checkpoint_dir, "unreadable")
+        os.makedirs(aside, exist_ok=True)
+        for path in unreadable:
+            for name in tf.io.gfile.glob(path + ".*"):
+                os.replace(name, os.path.join(aside, os.path.basename(name)))
+        state = tf.train.get_checkpoint_state(self.checkpoint_dir)
+        stamps = dict(
+            zip(
+                state.all_model_checkpoint_paths,
+                state.all_model_checkpoint_timestamps,
+                strict=False,
+            )
+        )
+        # the manager only manages entries newer than last_preserved_timestamp: keep the stamps
+        tf.compat.v1.train.update_checkpoint_state(
+            self.checkpoint_dir,
+            readable[-1],
+            all_model_checkpoint_paths=readable,
+            all_model_checkpoint_timestamps=[stamps.get(p, time.time()) for p in readable],
+            last_preserved_timestamp=state.last_preserved_timestamp,
+        )
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, self.checkpoint_dir, max_to_keep=self._max_to_keep
+        )
+        logging.warning("moved unreadable checkpoints %s to %s", unreadable, aside)
 
     def _check_training_input(self, dataset, total_steps: int, verbose: int) -> int:
         """Validates the training input up front; returns the step to start from."""
@@ -333,6 +382,11 @@ class Trainer:
         self._global_batch_size = batch_size  # None: not static (then each batch's own size)
         start = self._resume_once(verbose)
         cardinality = int(dataset.cardinality())
+        if cardinality == 0:
+            raise ValueError(
+                "the training dataset is empty (it holds no full batch: fewer examples than "
+                f"the batch size {batch_size}?)"
+            )
         if 0 <= cardinality < total_steps - start:
             raise ValueError(
                 f"the training dataset has {cardinality} batches but {total_steps - start} "
@@ -401,7 +455,13 @@ class Trainer:
             for metric in [self.train_loss, *self.train_metrics]:
                 metric.reset_state()
             began = time.perf_counter()
-            self._train_loop(iterator, tf.constant(num_steps, dtype=tf.int32))
+            try:
+                self._train_loop(iterator, tf.constant(num_steps, dtype=tf.int32))
+            except tf.errors.OutOfRangeError:
+                raise ValueError(
+                    f"the training dataset ran out after step {int(self.step.numpy())}: it is "
+                    "empty, or does not repeat (training datasets must be infinite)"
+                ) from None
             if self.on_nan == "raise" and int(self._first_bad.numpy()) >= 0:
                 raise self._non_finite_error()
             results = self._results(self.train_loss, self.train_metrics)
@@ -445,8 +505,8 @@ class Trainer:
                     exit_fn=self._exit_preempted
                 ),
             )
-        except (ValueError, tf.errors.OpError) as e:  # e.g. not the main thread
-            logging.warning("SIGTERM will not save a checkpoint: %s", e)
+        except Exception as e:  # noqa: BLE001 - e.g. not the main thread: train without it
+            logging.warning("SIGTERM will not save a checkpoint: %s", _first_line(e))
             handler = None
         try:
             yield handler
@@ -482,6 +542,8 @@ class Trainer:
         for metric in [self.eval_loss, *self.eval_metrics]:
             metric.reset_state()
         self._eval_loop(self._distribute(dataset))
+        if float(self.eval_loss.count.numpy()) == 0:
+            raise ValueError("the evaluation dataset is empty: there is nothing to measure")
         results = self._results(self.eval_loss, self.eval_metrics)
         self._write_summaries(self._eval_writer, results, int(self.step.numpy()))
         return results
@@ -513,7 +575,8 @@ class Trainer:
             shuffle=False,  # the dataset is already shuffled, by its seed
             verbose=verbose,
         )
-        self.save()
+        if int(self.step.numpy()) % self.checkpoint_every:  # else the callback just saved it
+            self.save()
         return {k: float(v[-1]) for k, v in history.history.items()}
 
     # ----------------------------------------------------------------------------- helpers
@@ -534,6 +597,34 @@ class Trainer:
             for name, value in results.items():
                 tf.summary.scalar(name, value)
         writer.flush()
+
+
+def _first_line(error: Exception) -> str:
+    """A short account of an error: a failed restore names its variables (not their values,
+    which TensorFlow prints in full), anything else gives its first line, at most 300
+    characters."""
+    text = str(error).strip()
+    # tf.Variable reprs ("<tf.Variable 'name' shape=(..) ...>") and Keras ones
+    # ("<Variable path=name, shape=(..), ...>")
+    variables = re.findall(r"<(?:tf\.)?Variable (?:path=|')([^,']+)'?,? shape=\(([^)]*)\)", text)
+    if variables:
+        found = re.search(r"Found (\d+) Python objects", text)
+        total = int(found.group(1)) if found else len(variables)
+        shown = ", ".join(f"{name} ({shape})" for name, shape in variables[:3])
+        return (
+            f"{total} variables of the model have no value in the checkpoint (a different "
+            f"model?), e.g. {shown}"
+        )
+    line = text.splitlines()[0] if text else type(error).__name__
+    return line[:300] + ("..." if len(line) > 300 else "")
+
+
+def _remove_staging_dirs(directory: str) -> None:
+    """Deletes ``ckpt-N_temp`` folders: the half-written saves of an interrupted process (a
+    complete save renames its files out of it, and the state file never lists one)."""
+    for path in tf.io.gfile.glob(os.path.join(directory, "*_temp")):
+        if tf.io.gfile.isdir(path):
+            tf.io.gfile.rmtree(path)
 
 
 class _NonFiniteLoss(keras.callbacks.Callback):
