@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -48,7 +49,9 @@ def make_strategy(num_cpu_devices: int = 1) -> tf.distribute.Strategy:
     """
     if cluster_workers() > 1:
         return tf.distribute.MultiWorkerMirroredStrategy()
-    gpus = tf.config.list_logical_devices("GPU")
+    # physical, not logical: listing logical devices initialises TensorFlow, after which the CPU
+    # can no longer be split into logical devices
+    gpus = tf.config.list_physical_devices("GPU")
     if len(gpus) > 1:
         return tf.distribute.MirroredStrategy()
     if num_cpu_devices > 1 and gpus:
@@ -81,8 +84,10 @@ def writable_dir(path: str, strategy: tf.distribute.Strategy) -> str:
     if is_chief(strategy):
         return path
     resolver = strategy.extended._cluster_resolver
+    # one scratch directory per worker process and workdir
+    tag = hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:8]
     return os.path.join(
         tempfile.gettempdir(),
-        f"yeehaw_tf_{resolver.task_type}{resolver.task_id}_{os.getpid()}",
+        f"yeehaw_tf_{resolver.task_type}{resolver.task_id}_{os.getpid()}_{tag}",
         os.path.basename(os.path.normpath(path)),
     )

@@ -174,6 +174,8 @@ class Trainer:
         # the others write their share of each collective save to a scratch directory.
         self._shared_checkpoint_dir = os.path.join(workdir, "checkpoints")
         self.checkpoint_dir = writable_dir(self._shared_checkpoint_dir, self.strategy)
+        if not is_chief(self.strategy) and tf.io.gfile.isdir(self.checkpoint_dir):
+            tf.io.gfile.rmtree(self.checkpoint_dir)  # scratch: a previous Trainer's leftovers
         self._max_to_keep = max_to_keep
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, self.checkpoint_dir, max_to_keep=max_to_keep
@@ -195,6 +197,7 @@ class Trainer:
             else self._loss_and_gradients
         )
         self.restored_path: str | None = None
+        self._preemption_handler = None
         self._resumed = False
         self._iterator_state: tuple = (None, None, -1)
         self._train_loop = tf.function(self._train_loop_fn)
@@ -494,24 +497,33 @@ class Trainer:
         under ``MultiWorkerMirroredStrategy`` (the workers agree through the coordination
         service). SIGTERM's previous handler is put back afterwards."""
         previous = signal.getsignal(signal.SIGTERM)
-        resolver = getattr(self.strategy, "cluster_resolver", None)
-        if resolver is not None and not resolver.cluster_spec().jobs:
-            resolver = None
-        try:
-            handler = tf.distribute.experimental.PreemptionCheckpointHandler(
-                resolver,
-                self.manager,
-                termination_config=tf.distribute.experimental.TerminationConfig(
-                    exit_fn=self._exit_preempted
-                ),
-            )
-        except Exception as e:  # noqa: BLE001 - e.g. not the main thread: train without it
-            logging.warning("SIGTERM will not save a checkpoint: %s", _first_line(e))
-            handler = None
+        handler = self._preemption_handler
+        if handler is None:
+            # Made once per Trainer: making one restores the latest checkpoint (as ours already
+            # did) and installs its SIGTERM handler.
+            resolver = getattr(self.strategy, "cluster_resolver", None)
+            if resolver is not None and not resolver.cluster_spec().jobs:
+                resolver = None
+            try:
+                handler = tf.distribute.experimental.PreemptionCheckpointHandler(
+                    resolver,
+                    self.manager,
+                    termination_config=tf.distribute.experimental.TerminationConfig(
+                        exit_fn=self._exit_preempted
+                    ),
+                )
+            except Exception as e:  # noqa: BLE001 - e.g. not the main thread: train without it
+                logging.warning("SIGTERM will not save a checkpoint: %s", _first_line(e))
+                handler = None
+            self._preemption_handler = handler
+        elif hasattr(handler, "_sigterm_handler_fn"):  # a later train(): listen again
+            try:
+                signal.signal(signal.SIGTERM, handler._sigterm_handler_fn)
+            except ValueError:
+                pass
         try:
             yield handler
         finally:
-            del handler
             if signal.getsignal(signal.SIGTERM) is not previous and previous is not None:
                 try:
                     signal.signal(signal.SIGTERM, previous)
