@@ -44,8 +44,14 @@ MAX_ABS_DIFF = {
     "dynamic": None,
     "int8": None,
 }
-# Largest allowed accuracy drop (absolute, 0.01 = one point) from the Keras model.
+# For segmenters the maximum runs over every pixel of every image (13M probabilities for the
+# shapes test split), so a few boundary pixels decide it: float16 weights move some by ~0.07
+# with no pixel changing class. Float16 is judged by pixel accuracy and mean IoU instead.
+MAX_ABS_DIFF_PER_PIXEL = {**MAX_ABS_DIFF, "float32": 1e-4, "float16": None}
+# Largest allowed accuracy (or pixel accuracy) drop, absolute (0.01 = one point), and largest
+# mean-IoU drop for segmenters, from the Keras model.
 MAX_ACCURACY_DROP = 0.01
+MAX_MEAN_IOU_DROP = 0.01
 
 
 class ExportCheckError(RuntimeError):
@@ -92,18 +98,21 @@ def mean_iou(classes: np.ndarray, labels: np.ndarray, num_classes: int) -> float
     return float(np.mean(tp[present] / union[present])) if present.any() else 0.0
 
 
-def _check(name, outputs, reference, labels, reference_accuracy, extra) -> dict:
+def _check(name, outputs, reference, labels, keras_row, extra) -> dict:
     probabilities = outputs["probabilities"]
     accuracy = float(np.mean(outputs["classes"] == labels))
-    if labels.ndim == 3:
-        extra = {**extra, "mean_iou": mean_iou(outputs["classes"], labels, reference.shape[-1])}
+    per_pixel = labels.ndim == 3
+    limit = (MAX_ABS_DIFF_PER_PIXEL if per_pixel else MAX_ABS_DIFF)[name]
     max_diff = float(np.max(np.abs(probabilities - reference)))
-    limit = MAX_ABS_DIFF[name]
     passed = (
         (limit is None or max_diff <= limit)
-        and (reference_accuracy - accuracy <= MAX_ACCURACY_DROP)
+        and (keras_row["accuracy"] - accuracy <= MAX_ACCURACY_DROP)
         and bool(np.all(outputs["classes"] == np.argmax(probabilities, axis=-1)))
     )
+    if per_pixel:
+        iou = mean_iou(outputs["classes"], labels, reference.shape[-1])
+        extra = {**extra, "mean_iou": iou, "max_mean_iou_drop": MAX_MEAN_IOU_DROP}
+        passed = passed and keras_row["mean_iou"] - iou <= MAX_MEAN_IOU_DROP
     return {
         **extra,
         "max_abs_diff": max_diff,
@@ -186,7 +195,7 @@ def export_model(
                 outputs,
                 reference,
                 labels,
-                reference_accuracy,
+                keras_row,
                 {"file": "saved_model", "size_bytes": _size(saved_model_dir)},
             )
         if "tflite" in formats:
@@ -203,7 +212,7 @@ def export_model(
                     outputs,
                     reference,
                     labels,
-                    reference_accuracy,
+                    keras_row,
                     {"file": filename, "size_bytes": len(content), "ops": ops},
                 )
         if "saved_model" not in formats:
