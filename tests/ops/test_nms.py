@@ -211,3 +211,13 @@ def test_bad_arguments_are_named(kwargs, match):
         nms(boxes, scores, **kwargs)
     with pytest.raises(ValueError, match="boxes must have shape"):
         nms(boxes[:, :3], scores)
+
+
+def test_boxes_with_swapped_corners_are_the_same_boxes_as_for_tensorflow():
+    boxes, scores = _data(80, 11)
+    flipped = boxes.copy()
+    flipped[::3] = flipped[::3][:, [2, 3, 0, 1]]  # every third box given corner-swapped
+    ours = nms(flipped, scores, 0.4, max_outputs=80).numpy()
+    theirs = tf.image.non_max_suppression(flipped[:, [1, 0, 3, 2]], scores, 80, 0.4).numpy()
+    np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(ours, nms(boxes, scores, 0.4, max_outputs=80).numpy())

@@ -46,6 +46,8 @@ def test_defaults_are_the_main_job():
         ({"task": "segmentation", "model": "fcn8s", "base_filters": 8}, "does not offer"),
         ({"base_filters": 8}, "base_filters applies to segmentation models only"),
         ({"on_nan": "ignore"}, "on_nan must be one of raise, skip_step"),
+        ({"seed": True}, "seed must be an integer"),
+        ({"lr_schedule": "exponential", "lr_decay_steps": 0}, "lr_decay_steps must be a positive"),
         ({"on_nan": "skip_step", "loop": "fit"}, "skip_step needs the custom loop"),
     ],
 )

@@ -153,9 +153,18 @@ def nms(
     (as ``tf.image.non_max_suppression`` does). Memory ``O(N + 512 (512 + max_outputs))``;
     see the module docstring for the algorithm and its cost."""
     boxes, scores = _validate(boxes, scores, iou_threshold, max_outputs)
-    xyxy = convert_boxes(boxes, box_format, "xyxy")
+    xyxy = _corners_in_order(convert_boxes(boxes, box_format, "xyxy"))
     kept, count = _greedy_nms(xyxy, scores, iou_threshold, score_threshold, max_outputs)
     return (kept, count) if padded else kept[:count]
+
+
+def _corners_in_order(xyxy):
+    """``(min x, min y, max x, max y)``: a box given with its corners swapped is the same box
+    (as TensorFlow's NMS kernels read it)."""
+    x1, y1, x2, y2 = tf.unstack(xyxy, axis=-1)
+    return tf.stack(
+        [tf.minimum(x1, x2), tf.minimum(y1, y2), tf.maximum(x1, x2), tf.maximum(y1, y2)], -1
+    )
 
 
 def batched_nms(
@@ -192,7 +201,7 @@ def soft_nms(
     if not sigma > 0:
         raise ValueError(f"sigma must be > 0, got {sigma}")
     boxes, scores = _validate(boxes, scores, 0.0, max_outputs)
-    xyxy = convert_boxes(boxes, box_format, "xyxy")
+    xyxy = _corners_in_order(convert_boxes(boxes, box_format, "xyxy"))
     n = tf.shape(scores)[0]
     current = tf.identity(scores)
     indices = tf.TensorArray(tf.int32, size=0, dynamic_size=True)

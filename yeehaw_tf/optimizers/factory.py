@@ -58,7 +58,10 @@ def make_schedule(
             raise ValueError("lr_schedule=inverse_sqrt needs warmup_steps > 0")
         return s.InverseSqrtDecay(learning_rate, warmup_steps)
     steps = total_steps - warmup_steps
-    decay_steps = decay_steps or max(1, total_steps // 10)
+    if decay_steps is None:
+        decay_steps = max(1, total_steps // 10)
+    elif isinstance(decay_steps, bool) or not isinstance(decay_steps, int) or decay_steps < 1:
+        raise ValueError(f"lr_decay_steps must be a positive integer, got {decay_steps!r}")
     if name == "constant":
         schedule = learning_rate
     elif name == "step":

@@ -103,7 +103,11 @@ class TrainConfig:
             _positive(name, getattr(self, name))
         if self.train_steps is not None:
             _positive("train_steps", self.train_steps)
-        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+        if (
+            isinstance(self.seed, bool)
+            or not isinstance(self.seed, int)
+            or not 0 <= self.seed < 2**32
+        ):
             raise ValueError(f"seed must be an integer in [0, 2**32), got {self.seed!r}")
         for value in self.formats:
             _choice("formats", value, FORMATS)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import sys
 import time
@@ -531,6 +532,8 @@ class Trainer:
                     pass
 
     def _exit_preempted(self) -> None:
+        if not is_chief(self.strategy):  # this worker's share of the save was scratch
+            shutil.rmtree(os.path.dirname(self.checkpoint_dir), ignore_errors=True)
         print(
             f"preempted (SIGTERM): saved {self.manager.latest_checkpoint} at step "
             f"{int(self.step.numpy())}; re-run the same command to resume",
