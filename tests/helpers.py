@@ -27,3 +27,8 @@ def run_cli(
         env=full_env,
         check=False,
     )
+
+
+def as_list(x) -> list:
+    """A layer's or model's input/output as a list (one tensor -> ``[tensor]``)."""
+    return list(x) if isinstance(x, list | tuple) else [x]

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tests.helpers import FLOAT32_ATOL
+from tests.helpers import FLOAT32_ATOL, as_list
 
 
 def _numpy(x):
@@ -61,3 +61,39 @@ def _weights_like(out):
 
 def _takes_training(layer) -> bool:
     return "training" in inspect.signature(layer.call).parameters
+
+
+def check_list_layer(layer, inputs, tmp_path):
+    """``check_layer`` for layers that take or return lists: config round trip, eager ==
+    graph, functional-model .keras save/load with safe_mode=True (dynamic batch), declared
+    output shapes and dtypes, and a finite gradient reaching the first input (the data; a
+    shape-only input such as ``like`` gets none)."""
+    expected = [np.asarray(y) for y in as_list(layer(inputs))]
+    clone = type(layer).from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+    for got, want in zip(as_list(clone(inputs)), expected, strict=True):
+        np.testing.assert_allclose(got, want, atol=FLOAT32_ATOL)
+    tensors = [tf.constant(t) for t in as_list(inputs)]
+    graph = tf.function(lambda t: layer(t))(tensors if isinstance(inputs, list) else tensors[0])
+    for got, want in zip(as_list(graph), expected, strict=True):
+        np.testing.assert_allclose(got, want, atol=FLOAT32_ATOL)
+
+    symbolic = [keras.Input(t.shape[1:], dtype=str(t.dtype)) for t in as_list(inputs)]
+    symbolic = symbolic if isinstance(inputs, list) else symbolic[0]
+    outputs = layer(symbolic)
+    for out, want in zip(as_list(outputs), expected, strict=True):
+        assert out.dtype == want.dtype
+        assert out.shape[1:] == want.shape[1:]
+    path = os.path.join(str(tmp_path), "layer.keras")
+    keras.Model(symbolic, outputs).save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    for got, want in zip(as_list(loaded(inputs)), expected, strict=True):
+        np.testing.assert_allclose(got, want, atol=FLOAT32_ATOL)
+
+    with tf.GradientTape() as tape:
+        tape.watch(tensors[0])
+        out = as_list(layer(tensors if isinstance(inputs, list) else tensors[0]))[0]
+        weights = tf.reshape(tf.cos(tf.range(tf.size(out), dtype=out.dtype)), tf.shape(out))
+        loss = tf.reduce_sum(out * weights)
+    grad = tape.gradient(loss, tensors[0])
+    assert grad is not None and np.all(np.isfinite(grad))

@@ -10,22 +10,20 @@ import numpy as np
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
-
-def _as_list(x):
-    return list(x) if isinstance(x, list | tuple) else [x]
+from tests.helpers import as_list
 
 
 def run_exported(model: keras.Model, inputs, tmp_path, atol: float = 1e-5) -> list[np.ndarray]:
     """Exports ``model`` (SavedModel, then TFLite with ``TFLITE_BUILTINS`` only: conversion
     fails if any op would need Select-TF), runs both on ``inputs`` and checks each output
     against the Keras model within ``atol``. Returns the TFLite outputs."""
-    inputs = _as_list(inputs)
+    inputs = as_list(inputs)
     single = inputs if len(inputs) > 1 else inputs[0]
-    expected = [keras.ops.convert_to_numpy(y) for y in _as_list(model(single))]
+    expected = [keras.ops.convert_to_numpy(y) for y in as_list(model(single))]
     path = os.path.join(str(tmp_path), "saved_model")
     model.export(path, format="tf_saved_model", verbose=False)
     loaded = tf.saved_model.load(path)  # keep a reference: its variables die with it
-    served = [np.asarray(y) for y in _as_list(loaded.serve(single))]
+    served = [np.asarray(y) for y in as_list(loaded.serve(single))]
     for got, want in zip(served, expected, strict=True):
         np.testing.assert_allclose(got, want, atol=atol)
     converter = tf.lite.TFLiteConverter.from_saved_model(path)

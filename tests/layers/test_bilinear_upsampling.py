@@ -4,8 +4,7 @@ import pytest
 import tensorflow as tf
 
 from tests.helpers import FLOAT32_ATOL
-from tests.layer_checks import check_layer
-from tests.layers.test_max_unpooling import check_list_layer
+from tests.layer_checks import check_layer, check_list_layer
 from tests.tflite_checks import run_exported
 from yeehaw_tf.layers.bilinear_upsampling import BilinearUpsampling2D, ResizeLike
 

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from tests.helpers import FLOAT32_ATOL
-from tests.layers.test_max_unpooling import check_list_layer
+from tests.layer_checks import check_list_layer
 from tests.tflite_checks import run_exported
 from yeehaw_tf.models import build
 from yeehaw_tf.models.detection import EXTRA_LEVELS, NearestUpsampleLike, build_fpn, fpn_neck

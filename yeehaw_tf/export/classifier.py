@@ -34,6 +34,7 @@ from yeehaw_tf.export.tflite import (
     check_builtin_ops,
     convert_saved_model,
 )
+from yeehaw_tf.metrics.segmentation import mean_iou_from_confusion
 
 FORMATS = ("saved_model", "tflite")
 # Largest allowed |p_export - p_keras| over all probabilities; None: judged by accuracy alone.
@@ -87,15 +88,13 @@ def keras_probabilities(
 
 
 def mean_iou(classes: np.ndarray, labels: np.ndarray, num_classes: int) -> float:
-    """Mean over the classes present (in truth or prediction) of TP / (TP + FP + FN)."""
+    """Mean IoU of predicted class maps against labels (the formula of
+    :func:`yeehaw_tf.metrics.segmentation.mean_iou_from_confusion`)."""
     confusion = np.bincount(
         labels.astype(np.int64).ravel() * num_classes + classes.astype(np.int64).ravel(),
         minlength=num_classes**2,
     ).reshape(num_classes, num_classes)
-    tp = np.diag(confusion).astype(np.float64)
-    union = confusion.sum(0) + confusion.sum(1) - tp
-    present = union > 0
-    return float(np.mean(tp[present] / union[present])) if present.any() else 0.0
+    return float(mean_iou_from_confusion(confusion))
 
 
 def _check(name, outputs, reference, labels, keras_row, extra) -> dict:

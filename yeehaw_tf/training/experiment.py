@@ -33,8 +33,7 @@ from yeehaw_tf.export.tflite import QUANTIZATIONS
 from yeehaw_tf.training.config import RUN_OPTIONS, TrainConfig
 from yeehaw_tf.training.strategy import cluster_workers, is_chief, make_strategy
 from yeehaw_tf.training.tasks import ClassificationTask, SegmentationTask, task_from_dict
-from yeehaw_tf.training.trainer import Trainer
-from yeehaw_tf.training.trainer import _first_line as describe_error
+from yeehaw_tf.training.trainer import Trainer, describe_error
 
 CONFIG_FILE = "config.json"
 EVAL_BATCH_SIZE = 256
@@ -118,47 +117,45 @@ def _check_splits(name: str, data_dir: str | None, num_train: int, num_test: int
             raise ValueError(f"split {split!r} of dataset {name!r} in {where} is empty")
 
 
-def _prepare(task_name: str, dataset: str, data_dir: str | None, options: dict, image_size=None):
-    """Loads ``dataset`` for ``task_name`` and builds the task (statistics from its train split)."""
+def _load(task_name: str, dataset: str, data_dir: str | None, image_size=None):
+    """``(data, pipeline, input_shape)``: ``dataset``'s splits for ``task_name``, the function
+    that batches them, and the image shape the model takes."""
     if task_name == "segmentation":
         data = load_segmentation(dataset, data_dir)
-        _check_splits(dataset, data_dir, data.num_train, data.num_test)
         size = tuple(image_size or data.image_shape[:2])
         if None in size:
             raise ValueError(
                 f"dataset {dataset!r} has images of different sizes: choose one with --image_size"
             )
         pipeline = functools.partial(segmentation_pipeline, image_size=image_size)
-        resized = data.train.map(lambda image, mask: pipeline_image(image, image_size))
-        mean, std = channel_mean_std(resized)
-        task = SegmentationTask(
-            model_name=options.pop("model"),
-            num_classes=data.num_classes,
-            input_shape=(*size, data.image_shape[-1]),
-            mean=tuple(mean.tolist()),
-            std=tuple(np.maximum(std, 1e-3).tolist()),
-            class_names=data.class_names,
-            **options,
-        )
+        input_shape = (*size, data.image_shape[-1])
     else:
         data = load_classification(dataset, data_dir)
-        _check_splits(dataset, data_dir, data.num_train, data.num_test)
-        pipeline = classification_pipeline
-        mean, std = channel_mean_std(data.train.map(lambda image, label: image))
-        task = ClassificationTask(
-            model_name=options.pop("model"),
-            num_classes=data.num_classes,
-            input_shape=data.image_shape,
-            mean=tuple(mean.tolist()),
-            std=tuple(np.maximum(std, 1e-3).tolist()),
-            **options,
-        )
+        pipeline, input_shape = classification_pipeline, data.image_shape
+    _check_splits(dataset, data_dir, data.num_train, data.num_test)
+    return data, pipeline, input_shape
+
+
+def _prepare(task_name, dataset, data_dir, model: str, options: dict, image_size=None):
+    """Loads ``dataset`` for ``task_name`` and builds the task, with the per-channel statistics
+    of the training split's images as the model sees them."""
+    data, pipeline, input_shape = _load(task_name, dataset, data_dir, image_size)
+    images = data.train.map(
+        lambda image, label: resize_images(image, image_size) if image_size else image
+    )
+    mean, std = channel_mean_std(images)
+    common = {
+        "model_name": model,
+        "num_classes": data.num_classes,
+        "input_shape": input_shape,
+        "mean": tuple(mean.tolist()),
+        "std": tuple(np.maximum(std, 1e-3).tolist()),
+    }
+    if task_name == "segmentation":
+        task = SegmentationTask(**common, class_names=data.class_names, **options)
+    else:
+        task = ClassificationTask(**common, **options)
     return _Prepared(task, data.num_train, pipeline, data.train, data.test)
-
-
-def pipeline_image(image, image_size):
-    """An image as the segmentation pipeline feeds it (resized when ``image_size`` is set)."""
-    return resize_images(image, image_size) if image_size else image
 
 
 def _export_arrays(prepared: _Prepared):
@@ -215,7 +212,7 @@ def _check_workdir(workdir: str, config: TrainConfig, total_steps: int) -> None:
         )
 
 
-def _float32_model(task: ClassificationTask, model: keras.Model) -> keras.Model:
+def _float32_model(task, model: keras.Model) -> keras.Model:
     """The same weights in a float32 model (what we export after mixed-precision training)."""
     if keras.mixed_precision.dtype_policy().name == "float32":
         return model
@@ -246,18 +243,18 @@ def run_experiment(config: TrainConfig, verbose: int = 1) -> dict:
 
     if chief:
         _check_writable(config.workdir)
-    options = {"model": config.model, **config.task_options()}
-    segmentation = config.task == "segmentation"
     with _dataset_errors(config.dataset, config.data_dir):
-        return _run(config, verbose, began, strategy, chief, segmentation, options)
+        return _run(config, verbose, began, strategy, chief)
 
 
-def _run(config, verbose, began, strategy, chief, segmentation, options) -> dict:
+def _run(config: TrainConfig, verbose: int, began: float, strategy, chief: bool) -> dict:
+    segmentation = config.task == "segmentation"
     prepared = _prepare(
         config.task,
         config.dataset,
         config.data_dir,
-        options,
+        config.model,
+        config.task_options(),
         image_size=config.image_size if segmentation else None,
     )
     task = prepared.task
@@ -368,15 +365,14 @@ def export_workdir(
             f"{describe_error(e)}"
         ) from None
     train = record["train"]
-    options = {"model": train["model"]}
-    prepared = _prepare(
+    data, pipeline, _ = _load(
         record["task"].get("task", "classification"),
         train["dataset"],
         data_dir or train["data_dir"],
-        options,
         image_size=train.get("image_size") if isinstance(task, SegmentationTask) else None,
     )
-    prepared = dataclasses.replace(prepared, task=task)  # the recorded statistics, not new ones
+    # the recorded task (its statistics), not one measured again
+    prepared = _Prepared(task, data.num_train, pipeline, data.train, data.test)
     images, labels, representative = _export_arrays(prepared)
     return export_model(
         model,

@@ -329,7 +329,7 @@ class Trainer:
                 logging.warning(
                     "checkpoint %s is unreadable (%s); trying the previous one",
                     path,
-                    _first_line(e),
+                    describe_error(e),
                 )
                 continue
             self.restored_path = path
@@ -514,7 +514,7 @@ class Trainer:
                     ),
                 )
             except Exception as e:  # noqa: BLE001 - e.g. not the main thread: train without it
-                logging.warning("SIGTERM will not save a checkpoint: %s", _first_line(e))
+                logging.warning("SIGTERM will not save a checkpoint: %s", describe_error(e))
                 handler = None
             self._preemption_handler = handler
         elif hasattr(handler, "_sigterm_handler_fn"):  # a later train(): listen again
@@ -614,7 +614,7 @@ class Trainer:
         writer.flush()
 
 
-def _first_line(error: Exception) -> str:
+def describe_error(error: Exception) -> str:
     """A short account of an error: a failed restore names its variables (not their values,
     which TensorFlow prints in full), anything else gives its first line, at most 300
     characters."""

@@ -15,8 +15,9 @@ from yeehaw_tf.layers import (
 )
 from yeehaw_tf.losses import AuxiliaryLoss, MulticlassHinge, SoftmaxCrossEntropy
 from yeehaw_tf.metrics import MainOutputAccuracy
-from yeehaw_tf.models.registry import accepts, build, get_classifier
+from yeehaw_tf.models.registry import build, get_classifier
 from yeehaw_tf.regularizers import weight_penalty
+from yeehaw_tf.training.tasks.options import chosen_model_options
 from yeehaw_tf.training.tasks.record import from_record
 
 LOSSES = ("cross_entropy", "hinge")
@@ -103,12 +104,7 @@ class ClassificationTask:
             "kernel_regularizer": (weight_penalty(self.l1, self.l2), None),
             "aux_logits": (self.aux_logits, False),
         }
-        options = {k: v for k, (v, default) in chosen.items() if v != default}
-        for option in options:
-            if not accepts(self.model_name, option):
-                flag = "l1/l2" if option == "kernel_regularizer" else option
-                raise ValueError(f"model {self.model_name!r} does not offer the {flag} option")
-        return options
+        return chosen_model_options(self.model_name, chosen)
 
     def loss(self) -> keras.losses.Loss:
         if self.loss_name == "hinge":

@@ -10,8 +10,9 @@ import keras
 from yeehaw_tf.layers import ChannelStandardization
 from yeehaw_tf.losses.segmentation import PixelwiseCrossEntropy
 from yeehaw_tf.metrics.segmentation import MeanIoU, PixelAccuracy
-from yeehaw_tf.models.registry import accepts, build, get_segmenter
+from yeehaw_tf.models.registry import build, get_segmenter
 from yeehaw_tf.regularizers import weight_penalty
+from yeehaw_tf.training.tasks.options import chosen_model_options
 from yeehaw_tf.training.tasks.record import from_record
 
 
@@ -60,12 +61,7 @@ class SegmentationTask:
             "dropout": (self.dropout, 0.0),
             "kernel_regularizer": (weight_penalty(self.l1, self.l2), None),
         }
-        options = {k: v for k, (v, default) in chosen.items() if v != default}
-        for option in options:
-            if not accepts(self.model_name, option):
-                flag = "l1/l2" if option == "kernel_regularizer" else option
-                raise ValueError(f"model {self.model_name!r} does not offer the {flag} option")
-        return options
+        return chosen_model_options(self.model_name, chosen)
 
     def build_model(self) -> keras.Model:
         inputs = keras.Input(self.input_shape, name="images")
