@@ -1,3 +1,5 @@
+import contextlib
+
 import keras
 import numpy as np
 import pytest
@@ -172,3 +174,64 @@ def test_batch_norm_in_exported_savedmodel_and_tflite(tmp_path):
     runner = interpreter.get_signature_runner()
     (out,) = runner(**{runner.get_input_details().popitem()[0]: x}).values()
     np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+@contextlib.contextmanager
+def _global_policy(name):
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _standardised(x, groups=None):
+    """Float64 reference: each example standardised over its last axis (``groups=None``), or
+    over its positions and each of ``groups`` groups of channels."""
+    x = x.astype(np.float64)
+    if groups is None:
+        mean, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
+        return (x - mean) / np.sqrt(var + 1e-3)
+    grouped = x.reshape(*x.shape[:-1], groups, x.shape[-1] // groups)
+    axes = tuple(i for i in range(1, grouped.ndim) if i != grouped.ndim - 2)
+    mean, var = grouped.mean(axes, keepdims=True), grouped.var(axes, keepdims=True)
+    return ((grouped - mean) / np.sqrt(var + 1e-3)).reshape(x.shape)
+
+
+PER_EXAMPLE_NORMS = {  # ours, Keras's own, the reference's groups (8 channels)
+    "layer": (layers.LayerNormalization, keras.layers.LayerNormalization, None),
+    "group": (
+        lambda **kw: layers.GroupNormalization(2, **kw),
+        lambda **kw: keras.layers.GroupNormalization(2, **kw),
+        2,
+    ),
+    "instance": (
+        layers.InstanceNormalization,
+        lambda **kw: keras.layers.GroupNormalization(-1, **kw),
+        8,
+    ),
+}
+
+
+@pytest.mark.parametrize("policy_set_on", ["layer", "global"])
+@pytest.mark.parametrize("kind", PER_EXAMPLE_NORMS)
+def test_per_example_norms_under_mixed_float16_normalise_the_uncast_input(kind, policy_set_on):
+    ours, theirs, groups = PER_EXAMPLE_NORMS[kind]
+    rng = np.random.default_rng(0)
+    offset = (1000 + 0.25 * rng.normal(size=(2, 3, 3, 8))).astype(np.float32)
+    large = (70000 + rng.normal(size=(2, 3, 3, 8))).astype(np.float32)  # inf in float16
+    before = keras.config.dtype_policy().name
+    on_layer = policy_set_on == "layer"
+    kwargs = {"dtype": "mixed_float16"} if on_layer else {}
+    with contextlib.nullcontext() if on_layer else _global_policy("mixed_float16"):
+        layer, reference_layer = ours(**kwargs), theirs(**kwargs)
+        out, keras_out = layer(offset), reference_layer(offset)
+        out_large = layer(large)
+    assert keras.config.dtype_policy().name == before
+    assert out.dtype == "float16" and out_large.dtype == "float16"
+    assert layer.gamma.dtype == "float32" and layer.beta.dtype == "float32"
+    np.testing.assert_allclose(out, keras_out, atol=1e-2)
+    np.testing.assert_allclose(out, _standardised(offset, groups), atol=1e-2)
+    assert np.all(np.isfinite(out_large.numpy()))
+    np.testing.assert_allclose(out_large, _standardised(large, groups), atol=2e-2)

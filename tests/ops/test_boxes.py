@@ -3,6 +3,7 @@ import itertools
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -152,4 +153,59 @@ def test_clipping_and_bad_input():
     assert len(ALL_FORMATS) == 10
     assert (
         float(iou(np.array([[1.0, 1.0, 1.0, 1.0]]), np.array([[1.0, 1.0, 1.0, 1.0]]))[0, 0]) == 0.0
+    )
+
+
+HALF = ["float16", "bfloat16"]
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_iou_and_giou_of_large_half_precision_boxes_are_computed_in_float32(dtype):
+    # areas of 200 x 200 and 900 x 700 boxes add up past float16's 65504; all corners exact
+    for boxes in ([[0, 0, 200, 200], [0, 0, 200, 180]], [[0, 0, 900, 700], [16, 0, 900, 640]]):
+        a = np.array(boxes, np.float64)
+        half = tf.constant(a, dtype)
+        overlap, generalised = iou(half, half), giou(half, half)
+        assert overlap.dtype == tf.float32 and generalised.dtype == tf.float32
+        np.testing.assert_allclose(overlap, _iou_loop(a, a), rtol=1e-6)
+        np.testing.assert_allclose(generalised, _giou_loop(a, a), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(iou(half, half)[0, 1], 884 * 640 / (900 * 700), rtol=1e-6)
+
+
+def _encode_formula(boxes, anchors, weights):
+    """Float64 reference: R-CNN box coding from the centres and sizes."""
+    size, anchor_size = boxes[:, 2:] - boxes[:, :2], anchors[:, 2:] - anchors[:, :2]
+    centre = boxes[:, :2] + size / 2
+    anchor_centre = anchors[:, :2] + anchor_size / 2
+    w = np.array(weights)
+    return np.concatenate(
+        [w[:2] * (centre - anchor_centre) / anchor_size, w[2:] * np.log(size / anchor_size)], 1
+    )
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_box_coding_of_half_precision_boxes_does_not_overflow_and_keeps_the_dtype(dtype):
+    def rounded(x):  # the values the half-precision tensor holds, and the tensor
+        half = tf.constant(x, dtype)
+        return tf.cast(half, tf.float64).numpy(), half
+
+    tolerance = {"float16": 2e-3, "bfloat16": 1e-2}[dtype]
+    # wx (x - xa) = 10 * 6800 overflows float16, the result (340) does not
+    boxes, half_boxes = rounded([[6800.0, 6800.0, 7000.0, 7000.0], [100.0, 60.0, 1300.0, 900.0]])
+    anchors, half_anchors = rounded([[0.0, 0.0, 200.0, 200.0], [0.0, 0.0, 1024.0, 1024.0]])
+    weights = (10.0, 10.0, 5.0, 5.0)
+    deltas = encode_boxes(half_boxes, half_anchors, weights)
+    assert deltas.dtype == dtype
+    expected = _encode_formula(boxes, anchors, weights)
+    np.testing.assert_allclose(tf.cast(deltas, tf.float64), expected, rtol=tolerance, atol=1e-2)
+    # a width exp(dw) wa = 60 * 1200 past 65504 whose corners, +-36000, are not
+    anchor, half_anchor = rounded([[-600.0, -600.0, 600.0, 600.0]])
+    delta, half_delta = rounded([[0.0, 0.0, np.log(60.0), np.log(60.0)]])
+    decoded = decode_boxes(half_delta, half_anchor)
+    assert decoded.dtype == dtype
+    half_width = np.exp(delta[0, 2]) * (anchor[0, 2] - anchor[0, 0]) / 2
+    np.testing.assert_allclose(
+        tf.cast(decoded, tf.float64),
+        [[-half_width, -half_width, half_width, half_width]],
+        rtol=tolerance,
     )

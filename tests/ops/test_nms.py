@@ -221,3 +221,39 @@ def test_boxes_with_swapped_corners_are_the_same_boxes_as_for_tensorflow():
     theirs = tf.image.non_max_suppression(flipped[:, [1, 0, 3, 2]], scores, 80, 0.4).numpy()
     np.testing.assert_array_equal(ours, theirs)
     np.testing.assert_array_equal(ours, nms(boxes, scores, 0.4, max_outputs=80).numpy())
+
+
+def _large_half_precision_detections(n, seed):
+    """Float16 detections on a 2048-pixel image, boxes of 25 to 670 pixels (a quarter of them
+    with areas past half float16's 65504), and float32 copies of the very same values."""
+    boxes, scores = _detections(n, seed)
+    boxes = boxes * 2
+    half_boxes, half_scores = boxes.astype(np.float16), scores.astype(np.float16)
+    return half_boxes, half_scores, half_boxes.astype(np.float32), half_scores.astype(np.float32)
+
+
+@pytest.mark.parametrize("threshold, score_threshold", [(0.5, float("-inf")), (0.3, 0.2)])
+def test_float16_boxes_are_suppressed_as_their_float32_copies(threshold, score_threshold):
+    boxes, scores, boxes32, scores32 = _large_half_precision_detections(600, 3)
+    ours = nms(boxes, scores, threshold, score_threshold, max_outputs=600).numpy()
+    theirs = _tf_nms(boxes32, scores32, 600, threshold, score_threshold).numpy()
+    np.testing.assert_array_equal(ours, theirs)
+    assert len(ours) < 300  # most boxes suppressed
+    classes = np.random.default_rng(3).integers(0, 3, len(scores))
+    per_class = batched_nms(boxes, scores, classes, threshold, score_threshold, 600).numpy()
+    for c in range(3):  # each class as tf.image.non_max_suppression on that class alone
+        members = np.flatnonzero(classes == c)
+        kept = _tf_nms(boxes32[members], scores32[members], 600, threshold, score_threshold)
+        assert [i for i in per_class if classes[i] == c] == list(members[kept.numpy()])
+
+
+def test_soft_nms_of_float16_boxes_is_finite_and_matches_float32_and_a_loop():
+    boxes, scores, boxes32, scores32 = _large_half_precision_detections(400, 5)
+    indices, rescored = soft_nms(boxes, scores, 0.5, 0.05, max_outputs=100)
+    assert rescored.dtype == tf.float16 and np.all(np.isfinite(rescored.numpy()))
+    indices32, rescored32 = soft_nms(boxes32, scores32, 0.5, 0.05, max_outputs=100)
+    np.testing.assert_array_equal(indices, indices32)
+    np.testing.assert_allclose(rescored.numpy().astype(np.float32), rescored32, rtol=1e-3)
+    picked, values = _soft_nms_loop(boxes32, scores32, 0.5, 0.05, 100)
+    assert list(indices.numpy()) == picked
+    np.testing.assert_allclose(rescored.numpy().astype(np.float64), values, rtol=1e-3)

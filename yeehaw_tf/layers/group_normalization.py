@@ -7,10 +7,16 @@ from keras import ops
 
 
 class _PerExampleNormalization(keras.layers.Layer):
-    """Shared weights and affine step of the per-example normalisations (channels last)."""
+    """Shared weights and affine step of the per-example normalisations (channels last).
+
+    Under a mixed dtype policy (``mixed_float16``, ``mixed_bfloat16``) the input is not cast to
+    the compute dtype on the way in, the statistics and the affine step run in float32 with
+    float32 ``gamma`` and ``beta``, and the output is in the compute dtype -- as Keras's own
+    normalisation layers do."""
 
     def __init__(self, epsilon: float, center: bool, scale: bool, **kwargs):
         super().__init__(**kwargs)
+        self.autocast = False  # a float16 cast before ``call`` would overflow past 65504
         if not epsilon > 0:
             raise ValueError(f"{type(self).__name__}: epsilon must be > 0, got {epsilon}")
         self.epsilon = float(epsilon)
@@ -19,12 +25,12 @@ class _PerExampleNormalization(keras.layers.Layer):
 
     def _build_affine(self, channels: int):
         self.gamma = (
-            self.add_weight(shape=(channels,), initializer="ones", name="gamma")
+            self.add_weight(shape=(channels,), initializer="ones", name="gamma", autocast=False)
             if self.scale
             else None
         )
         self.beta = (
-            self.add_weight(shape=(channels,), initializer="zeros", name="beta")
+            self.add_weight(shape=(channels,), initializer="zeros", name="beta", autocast=False)
             if self.center
             else None
         )

@@ -34,20 +34,24 @@ only. Speed against the C++ kernel: ``benchmarks/box_ops.py`` and ``benchmarks/R
 
 Soft-NMS computes the IoU of each selected box with all boxes inside its loop: ``O(N)``
 memory, ``O(N)`` work per selection.
+
+Half-precision boxes and scores are upcast to float32 first (as in ``ops.boxes``): in float16
+the areas of boxes over ~181 pixels overflow, so nothing would be suppressed.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-from yeehaw_tf.ops.boxes import convert_boxes, iou
+from yeehaw_tf.ops.boxes import convert_boxes, iou, upcast
 
 TILE = 512  # the most score-sorted boxes per step of greedy NMS, as TensorFlow's padded NMS
 
 
 def _validate(boxes, scores, iou_threshold, max_outputs):
-    boxes = tf.convert_to_tensor(boxes)
-    scores = tf.convert_to_tensor(scores)
+    """Checks the arguments; returns ``boxes`` and ``scores`` upcast to float32 if half
+    precision."""
+    boxes, scores = upcast(boxes), upcast(scores)
     if boxes.shape.rank != 2 or boxes.shape[-1] != 4:
         raise ValueError(f"boxes must have shape [N, 4], got {boxes.shape}")
     if scores.shape.rank != 1:
@@ -197,9 +201,11 @@ def soft_nms(
     """Gaussian soft-NMS (Bodla et al., 2017): instead of removing overlapping boxes, each
     selection decays the others' scores by ``exp(-IoU^2 / sigma)``. Returns
     ``(indices, rescored)`` in selection order, stopping at ``max_outputs`` or when no score
-    exceeds ``score_threshold``."""
+    exceeds ``score_threshold``; ``rescored`` has the dtype of ``scores`` (the decays are
+    accumulated in float32 for half-precision scores)."""
     if not sigma > 0:
         raise ValueError(f"sigma must be > 0, got {sigma}")
+    dtype = tf.convert_to_tensor(scores).dtype
     boxes, scores = _validate(boxes, scores, 0.0, max_outputs)
     xyxy = _corners_in_order(convert_boxes(boxes, box_format, "xyxy"))
     n = tf.shape(scores)[0]
@@ -228,4 +234,4 @@ def soft_nms(
     _, current, _, indices, values = tf.while_loop(
         cond, body, [0, current, active, indices, values]
     )
-    return indices.stack(), values.stack()
+    return indices.stack(), tf.cast(values.stack(), dtype)
