@@ -122,7 +122,7 @@ def test_multilevel_roi_align_layer(tmp_path):
     levels = assign_fpn_levels(rois[:, 1:], 2, 4, canonical_size=8).numpy()
     assert set(levels) == {2, 3, 4}
     model = check_two_input_layer(layer, maps, rois, tmp_path)
-    pyramid = {level: m for level, m in zip((2, 3, 4), maps, strict=True)}
+    pyramid = {f"P{level}": m for level, m in zip((2, 3, 4), maps, strict=True)}
     want = multilevel_roi_align(pyramid, rois, 2, 2, True, canonical_size=8).numpy()
     got = run_exported(model, [*maps, rois], tmp_path)[0]
     np.testing.assert_allclose(got, want, atol=1e-5)

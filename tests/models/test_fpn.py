@@ -10,8 +10,11 @@ import tensorflow as tf
 from tests.helpers import FLOAT32_ATOL
 from tests.layer_checks import check_list_layer
 from tests.tflite_checks import run_exported
+from yeehaw_tf.layers.roi import MultiLevelRoIAlign
 from yeehaw_tf.models import build
 from yeehaw_tf.models.detection import EXTRA_LEVELS, NearestUpsampleLike, build_fpn, fpn_neck
+from yeehaw_tf.ops.anchors import pyramid_anchors
+from yeehaw_tf.ops.roi import multilevel_roi_align
 
 # --- float64 NumPy reference, written from the paper's description -------------------------
 
@@ -212,6 +215,30 @@ def test_exports_to_builtin_tflite(tmp_path, resnet18):
     x = np.random.default_rng(0).uniform(0, 1, (1, 64, 64, 3)).astype(np.float32)
     got = run_exported(listed, x, tmp_path, atol=1e-4)
     assert [g.shape[1] for g in got] == [16, 8, 4, 2, 1]
+
+
+# --- one level convention: anchors and RoI pooling take the neck's output as it is ----------
+
+
+def test_anchors_and_multilevel_roi_align_take_the_neck_output_keys(resnet18):
+    fpn = build_fpn(resnet18, channels=4, min_level=2, max_level=6)
+    images = np.random.default_rng(0).uniform(0, 1, (2, 64, 64, 3)).astype(np.float32)
+    pyramid = fpn(images)
+    anchors = pyramid_anchors(64, 64, levels=fpn.output, scales=(1.0,))
+    assert list(anchors) == ["P2", "P3", "P4", "P5", "P6"] and set(pyramid) == set(anchors)
+    for key, fmap in pyramid.items():  # one anchor per location and shape of every map
+        assert anchors[key].shape == (fmap.shape[1] * fmap.shape[2] * 3, 4), key
+    rois = np.array([[0, 2, 3, 12, 14], [1, 0, 0, 63, 63], [1, 10, 20, 40, 30]], np.float32)
+    pooled = multilevel_roi_align(pyramid, rois, 2, canonical_size=32)
+    assert pooled.shape == (3, 2, 2, 4)
+    np.testing.assert_allclose(
+        MultiLevelRoIAlign(2, canonical_size=32)((pyramid, rois)), pooled, atol=FLOAT32_ATOL
+    )
+    # and inside one graph: images and RoIs in, pooled features out
+    rois_input = keras.Input((5,), name="rois")
+    outputs = MultiLevelRoIAlign(2, canonical_size=32)((fpn(fpn.inputs[0]), rois_input))
+    pooler = keras.Model([fpn.inputs[0], rois_input], outputs)
+    np.testing.assert_allclose(pooler([images, rois]), pooled, atol=FLOAT32_ATOL)
 
 
 # --- the upsampling layer ---------------------------------------------------------------------

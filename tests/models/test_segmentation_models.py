@@ -10,7 +10,7 @@ from tests.tflite_checks import run_exported
 from yeehaw_tf.initializers import BilinearUpsampling, bilinear_kernel
 from yeehaw_tf.layers import TransposedConv2D
 from yeehaw_tf.models import build, segmenter_names
-from yeehaw_tf.models.segmentation.fcn import fcn
+from yeehaw_tf.models.segmentation.fcn import fcn, fcn_head
 from yeehaw_tf.models.segmentation.segnet import segnet
 from yeehaw_tf.models.segmentation.unet import unet
 
@@ -72,8 +72,10 @@ def test_published_parameter_counts_segnet_and_fcn8s():
     # SegNet paper, Table 6: 29.5M parameters (VGG16-BN encoder and its mirror decoder).
     assert round(segnet(12, (64, 64, 3)).count_params() / 1e6, 1) == 29.5
     # FCN paper, Table 1: FCN-VGG16 has 134M parameters (21 PASCAL classes).
-    count = fcn("fcn8s", 21, (224, 224, 3)).count_params()
+    count = build("fcn8s", 21, (224, 224, 3)).count_params()
     assert round(count / 1e6) == 134
+    vgg16 = build("vgg16", 21, (224, 224, 3), features=True)
+    assert fcn(vgg16, "fcn8s", 21).count_params() == count == 134_489_759
     # exactly: VGG16 convolutions, fc6 (7x7) and fc7 as convolutions, three score layers and
     # three bias-free upsampling layers (4x4, 4x4, 16x16 kernels), as in the Caffe model
     vgg16_convs = 14_714_688
@@ -101,16 +103,25 @@ def test_bilinear_initialised_transposed_conv_interpolates_a_ramp():
 
 
 def test_fcn_variants_fuse_finer_levels_and_refuse_bad_arguments():
-    layers32 = {layer.name for layer in fcn("fcn32s", 3, (64, 64, 3), fc_width=8).layers}
-    layers8 = {layer.name for layer in fcn("fcn8s", 3, (64, 64, 3), fc_width=8).layers}
+    vgg11 = build("vgg11", input_shape=(64, 64, 3), features=True)
+    layers32 = {layer.name for layer in fcn(vgg11, "fcn32s", 3, fc_width=8).layers}
+    layers8 = {layer.name for layer in fcn(vgg11, "fcn8s", 3, fc_width=8).layers}
     assert "fuse_pool4" not in layers32
     assert {"fuse_pool4", "fuse_pool3", "upscore8"} <= layers8
     with pytest.raises(ValueError, match="divisible by 32"):
-        fcn("fcn8s", 3, (48, 48, 3))
+        fcn(build("vgg11", input_shape=(48, 48, 3), features=True))
+    with pytest.raises(ValueError, match="divisible by 32"):
+        build("fcn8s", 3, (48, 48, 3))
     with pytest.raises(ValueError, match="variant"):
-        fcn("fcn4s")
+        fcn(vgg11, "fcn4s")
+    with pytest.raises(ValueError, match="fc_width"):
+        fcn(vgg11, fc_width=0)
     with pytest.raises(ValueError, match="C3, C4 and C5"):
-        fcn("fcn8s", 3, (64, 64, 1), backbone="lenet5")
+        build("fcn8s", 3, (64, 64, 1), backbone="lenet5")
+    with pytest.raises(ValueError, match="features=True"):
+        fcn(build("vgg11", 3, (64, 64, 3)))
+    with pytest.raises(ValueError, match="keras.Model"):
+        fcn("vgg16")
     with pytest.raises(ValueError, match="divisible by 2\\*\\*depth"):
         unet(2, (36, 36, 1))
     with pytest.raises(ValueError, match="stages"):
@@ -118,9 +129,29 @@ def test_fcn_variants_fuse_finer_levels_and_refuse_bad_arguments():
 
 
 def test_fcn_on_a_resnet_backbone_scores_c5_directly():
-    model = fcn("fcn8s", 3, (64, 64, 3), backbone="resnet18")
+    model = build("fcn8s", 3, (64, 64, 3), backbone="resnet18")
+    assert model.name == "fcn8s_resnet18"
     assert model(tf.zeros((1, 64, 64, 3))).shape == (1, 64, 64, 3)
     assert "fc6" not in {layer.name for layer in model.layers}
+    resnet18 = build("resnet18", input_shape=(64, 64, 3), features=True)
+    direct = fcn(resnet18, "fcn8s", 3, fc_width=None)
+    assert direct.count_params() == model.count_params()
+
+
+def test_fcn_takes_a_built_backbone_and_its_head_takes_the_feature_dict():
+    backbone = build("vgg11", input_shape=(64, 64, 3), features=True)
+    model = fcn(backbone, "fcn16s", 3, fc_width=8)
+    assert model.name == "fcn16s_vgg11"
+    backbone.trainable = False  # the backbone is one nested layer: freezing it leaves the head
+    trainable = {v.path.split("/")[0] for v in model.trainable_variables}
+    head = {"fc6", "fc7", "score_fr", "score_pool4", "upscore_to_pool4", "upscore16"}
+    assert trainable == head
+    # the head alone, on the backbone's feature dict
+    features = {k: keras.Input(v.shape[1:], name=k) for k, v in backbone.output.items()}
+    head_only = keras.Model(features, fcn_head(features, "fcn8s", 3, fc_width=None))
+    assert head_only.output.shape == (None, 64, 64, 3)
+    with pytest.raises(ValueError, match="C3, C4 and C5"):
+        fcn_head({"C5": features["C5"]})
 
 
 def test_segnet_restores_odd_sizes_through_unpooling():

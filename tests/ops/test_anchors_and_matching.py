@@ -13,6 +13,9 @@ from yeehaw_tf.ops import (
     pyramid_anchors,
     sample_balanced,
 )
+from yeehaw_tf.ops.levels import is_level_key, level_key, parse_level, sorted_levels
+
+RETINA_SCALES = (1.0, 2 ** (1 / 3), 2 ** (2 / 3))
 
 
 def test_anchor_shapes_have_the_area_and_ratio_asked_for():
@@ -31,12 +34,40 @@ def test_anchors_tile_the_feature_map_row_major():
     np.testing.assert_allclose(anchors[:, 2:] - anchors[:, :2], 32)
 
 
-def test_pyramid_anchor_counts():
+def test_pyramid_anchors_are_keyed_by_level_with_stride_two_to_the_level():
     levels = pyramid_anchors(64, 96)
-    assert sorted(levels) == [8, 16, 32, 64, 128]
-    assert levels[8].shape == (8 * 12 * 9, 4) and levels[128].shape == (1 * 1 * 9, 4)
-    with pytest.raises(ValueError, match="one size per stride"):
-        pyramid_anchors(64, 64, strides=(8, 16), sizes=(32,))
+    assert list(levels) == ["P3", "P4", "P5", "P6", "P7"]
+    assert levels["P3"].shape == (8 * 12 * 9, 4) and levels["P7"].shape == (1 * 1 * 9, 4)
+    for level in range(3, 8):  # RetinaNet: size 4 * stride, each level as generate_anchors
+        want = generate_anchors(
+            -(-64 // 2**level), -(-96 // 2**level), 2**level, 4 * 2**level, RETINA_SCALES
+        )
+        np.testing.assert_allclose(levels[f"P{level}"], want)
+    # any keys, in any order; the result is ordered by level, sizes follow the keys given
+    faster = pyramid_anchors(64, 64, ["P3", "P2"], sizes=(64, 32), scales=(1.0,))
+    assert list(faster) == ["P2", "P3"]
+    np.testing.assert_allclose(faster["P2"], generate_anchors(16, 16, 4, 32))
+    np.testing.assert_allclose(faster["P3"], generate_anchors(8, 8, 8, 64))
+    with pytest.raises(ValueError, match="one size per level"):
+        pyramid_anchors(64, 64, ["P3", "P4"], sizes=(32,))
+    for bad in ([3, 4], ["C3"], ["P3", "P3"], [], "P3"):
+        with pytest.raises(ValueError, match="level"):
+            pyramid_anchors(64, 64, bad)
+
+
+def test_level_keys():
+    assert level_key(3) == "P3" and level_key(5, "C") == "C5"
+    assert parse_level("P3") == 3 and parse_level("C12", "C") == 12
+    assert sorted_levels({"P10": 0, "P2": 0, "P9": 0}) == [2, 9, 10]  # not string order
+    assert sorted_levels(["C3", "logits", "P4", "C2"], "C", strict=False) == [2, 3]
+    for bad in ("p3", "P03", "3", "fpn_P3", "P", 3, "C3"):
+        assert not is_level_key(bad)
+        with pytest.raises(ValueError, match="level keys are 'P' followed by the level"):
+            parse_level(bad)
+    with pytest.raises(ValueError, match="level"):
+        level_key(-1)
+    with pytest.raises(ValueError, match="prefix"):
+        level_key(3, "Q")
 
 
 def _match_loop(m, pos, neg, low_quality):

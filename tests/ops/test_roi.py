@@ -314,12 +314,15 @@ def test_multilevel_roi_align_pools_each_roi_from_its_level(sampling_ratio, alig
             pyramid[f"P{level}"], rois[k : k + 1], (3, 2), 0.5**level, sampling_ratio, aligned
         )
         np.testing.assert_allclose(got[k], want.numpy()[0], atol=FLOAT64_ATOL)
-    as_list = multilevel_roi_align(list(pyramid.values()), rois, (3, 2), **kwargs)
-    np.testing.assert_allclose(as_list.numpy(), got, atol=FLOAT64_ATOL)
-    three = {level: pyramid[f"P{level}"] for level in (3, 4, 5)}  # levels clip to 3..5
+    reordered = {key: pyramid[key] for key in ("P4", "P2", "P5", "P3")}  # order is irrelevant
+    got_reordered = multilevel_roi_align(reordered, rois, (3, 2), **kwargs)
+    np.testing.assert_allclose(got_reordered.numpy(), got, atol=FLOAT64_ATOL)
+    three = {f"P{level}": pyramid[f"P{level}"] for level in (3, 4, 5)}  # levels clip to 3..5
     got3 = multilevel_roi_align(three, rois, (3, 2), **kwargs).numpy()
     for k, level in enumerate(np.maximum(levels, 3)):
-        want = roi_align(three[level], rois[k : k + 1], (3, 2), 0.5**level, sampling_ratio, aligned)
+        want = roi_align(
+            three[f"P{level}"], rois[k : k + 1], (3, 2), 0.5**level, sampling_ratio, aligned
+        )
         np.testing.assert_allclose(got3[k], want.numpy()[0], atol=FLOAT64_ATOL)
 
 
@@ -361,9 +364,12 @@ def test_bad_arguments_for_sampling_levels_and_pyramids():
         assign_fpn_levels(rois)
     pyramid = _pyramid()
     with pytest.raises(ValueError, match="consecutive"):
-        multilevel_roi_align({2: pyramid["P2"], 4: pyramid["P4"]}, rois, 2)
-    with pytest.raises(ValueError, match="keys must be levels"):
-        multilevel_roi_align({"fine": pyramid["P2"]}, rois, 2)
+        multilevel_roi_align({"P2": pyramid["P2"], "P4": pyramid["P4"]}, rois, 2)
+    for key in ("fine", 2, "C2", "fpn_P2"):  # one convention: "P<level>"
+        with pytest.raises(ValueError, match="level keys are 'P' followed by the level"):
+            multilevel_roi_align({key: pyramid["P2"]}, rois, 2)
+    with pytest.raises(ValueError, match="dict of maps keyed by level"):
+        multilevel_roi_align(list(pyramid.values()), rois, 2)
     with pytest.raises(ValueError, match="static feature height"):
         tf.function(
             lambda f: roi_pool(f, rois, 2, 0.25),

@@ -1,7 +1,7 @@
 """Region-of-interest pooling layers: thin wrappers over :mod:`yeehaw_tf.ops.roi`.
 
 Each layer is called on a pair ``(features, rois)``: ``features`` a ``[B, H, W, C]`` map (for
-:class:`MultiLevelRoIAlign`, a dict keyed by level or a list of maps) and ``rois`` a
+:class:`MultiLevelRoIAlign`, a dict ``{"P<l>": map}`` as a neck returns it) and ``rois`` a
 ``[K, 5]`` tensor of ``(batch_index, x1, y1, x2, y2)`` rows in input-image pixels; the output
 is ``[K, out_h, out_w, C]``. The layers have no weights and do not autocast (the RoI
 coordinates must not be cast to float16 under a mixed-precision policy); the output has the
@@ -11,13 +11,14 @@ features' dtype. All of them convert to TFLite with builtin ops only.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping
 
 import keras
 
+from yeehaw_tf.ops.levels import level_key, sorted_levels
 from yeehaw_tf.ops.roi import (
     _check_sampling_ratio,
     _check_scale,
-    _feature_levels,
     _pair,
     multilevel_roi_align,
     roi_align,
@@ -135,11 +136,10 @@ class MultiLevelRoIAlign(keras.layers.Layer):
     Args:
         output_size: ``int`` or ``(out_h, out_w)``.
         sampling_ratio, aligned: as in :class:`RoIAlign`.
-        min_level: level of the first map when the features are given as a list.
         canonical_size, canonical_level: ``224`` and ``4`` in the paper.
 
-    Call on ``(features, rois [K, 5])`` with ``features`` a dict ``{"P2": map, ...}`` (keys are
-    levels or names ending in the level) or a list of maps for consecutive levels; returns
+    Call on ``(features, rois [K, 5])`` with ``features`` a dict ``{"P2": map, ...}`` for
+    consecutive levels, keyed as :mod:`yeehaw_tf.ops.levels` says (a neck's output); returns
     ``[K, out_h, out_w, C]`` in the RoIs' order. See
     :func:`yeehaw_tf.ops.roi.multilevel_roi_align`.
     """
@@ -149,7 +149,6 @@ class MultiLevelRoIAlign(keras.layers.Layer):
         output_size,
         sampling_ratio: int = 2,
         aligned: bool = False,
-        min_level: int = 2,
         canonical_size: float = 224,
         canonical_level: int = 4,
         **kwargs,
@@ -159,12 +158,10 @@ class MultiLevelRoIAlign(keras.layers.Layer):
         self.output_size = _pair(output_size)
         self.sampling_ratio = _check_sampling_ratio(sampling_ratio)
         self.aligned = bool(aligned)
-        for name, value in (("min_level", min_level), ("canonical_level", canonical_level)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                raise ValueError(f"{name} must be an int, got {value!r}")
+        if isinstance(canonical_level, bool) or not isinstance(canonical_level, numbers.Integral):
+            raise ValueError(f"canonical_level must be an int, got {canonical_level!r}")
         if not canonical_size > 0:
             raise ValueError(f"canonical_size must be > 0, got {canonical_size}")
-        self.min_level = int(min_level)
         self.canonical_size = float(canonical_size)
         self.canonical_level = int(canonical_level)
 
@@ -176,15 +173,19 @@ class MultiLevelRoIAlign(keras.layers.Layer):
             self.output_size,
             self.sampling_ratio,
             self.aligned,
-            self.min_level,
             self.canonical_size,
             self.canonical_level,
         )
 
     def compute_output_shape(self, input_shape):
         features_shape, rois_shape = input_shape
-        levels = _feature_levels(features_shape, self.min_level)
-        return _output_shape(rois_shape, self.output_size, levels[0][1][-1])
+        if not isinstance(features_shape, Mapping) or not features_shape:
+            raise ValueError(
+                f"MultiLevelRoIAlign: features must be a dict {{'P2': map, ...}}, got "
+                f"{features_shape!r}"
+            )
+        finest = level_key(sorted_levels(features_shape)[0])
+        return _output_shape(rois_shape, self.output_size, features_shape[finest][-1])
 
     def get_config(self):
         return {
@@ -192,7 +193,6 @@ class MultiLevelRoIAlign(keras.layers.Layer):
             "output_size": self.output_size,
             "sampling_ratio": self.sampling_ratio,
             "aligned": self.aligned,
-            "min_level": self.min_level,
             "canonical_size": self.canonical_size,
             "canonical_level": self.canonical_level,
         }

@@ -40,11 +40,27 @@ CLASSIFIERS: dict[str, Callable[..., keras.Model]] = {
 }
 
 
+def _fcn_on_classifier(
+    variant: str,
+    num_classes: int = 21,
+    input_shape=(224, 224, 3),
+    backbone: str = "vgg16",
+    fc_width: int = fcn.FC_WIDTH,
+    dropout: float = fcn.DROPOUT,
+) -> keras.Model:
+    """FCN ``variant`` on the features of the registered classifier ``backbone`` (``vgg*`` or
+    an ImageNet ``resnet*``: maps ``C3, C4, C5``). VGG keeps its fc6/fc7 as convolutions of
+    width ``fc_width``; other backbones score ``C5`` directly."""
+    features = build(backbone, num_classes, input_shape, features=True)
+    fc = fc_width if backbone.startswith("vgg") else None
+    return fcn.fcn(features, variant, num_classes, fc_width=fc, dropout=dropout)
+
+
 # Segmenters. ``unet`` is the paper's architecture at a quarter of its width (16 base filters,
 # sized for small images on a CPU); ``unet(base_filters=64)`` is the paper's.
 SEGMENTERS: dict[str, Callable[..., keras.Model]] = {
     "unet": _p(unet.unet, base_filters=16),
-    **{variant: _p(fcn.fcn, variant) for variant in fcn.STRIDES},
+    **{variant: _p(_fcn_on_classifier, variant) for variant in fcn.STRIDES},
     "segnet": segnet.segnet,
 }
 

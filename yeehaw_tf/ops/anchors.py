@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import tensorflow as tf
+
+from yeehaw_tf.ops.levels import level_key, parse_level
 
 
 def anchor_shapes(size: float, scales: Sequence[float], aspect_ratios: Sequence[float]):
@@ -49,23 +51,49 @@ def generate_anchors(
 def pyramid_anchors(
     image_height: int,
     image_width: int,
-    strides: Sequence[int] = (8, 16, 32, 64, 128),
-    sizes: Sequence[float] = (32, 64, 128, 256, 512),
+    levels: Iterable[str] = ("P3", "P4", "P5", "P6", "P7"),
+    sizes: Sequence[float] | None = None,
     scales: Sequence[float] = (1.0, 2 ** (1 / 3), 2 ** (2 / 3)),
     aspect_ratios: Sequence[float] = (0.5, 1.0, 2.0),
-) -> dict[int, tf.Tensor]:
-    """Anchors for every pyramid level (RetinaNet defaults: P3..P7, sizes 32..512, three scales
-    and three ratios). Returns ``{stride: [H_l * W_l * A, 4]}`` with ``H_l = ceil(H / stride)``."""
-    if len(strides) != len(sizes):
-        raise ValueError(f"one size per stride needed, got {len(sizes)} for {len(strides)}")
+) -> dict[str, tf.Tensor]:
+    """Anchors for every pyramid level, keyed as the neck keys its maps (``"P3"``, ...; see
+    :mod:`yeehaw_tf.ops.levels`): pass ``levels=fpn.output`` (a dict iterates its keys) to get
+    the anchors of each map of an FPN.
+
+    Level ``l`` has stride ``2**l`` and a ``ceil(H / 2**l) x ceil(W / 2**l)`` map (the sizes of
+    a ``same``-padded backbone such as ResNet and of FPN's extra levels).
+
+    Args:
+        image_height, image_width: the input size in pixels.
+        levels: the pyramid's keys, ``"P<l>"``.
+        sizes: one anchor size per level, in the order of ``levels``; ``None`` gives
+            ``4 * 2**l`` (RetinaNet: 32 .. 512 on P3..P7). Faster R-CNN FPN uses 32 .. 512 on
+            P2..P6 (``8 * 2**l``).
+        scales, aspect_ratios: as in :func:`anchor_shapes` (RetinaNet's defaults: three each).
+
+    Returns:
+        ``{"P<l>": [H_l * W_l * A, 4]}`` xyxy anchors in input pixels, as
+        :func:`generate_anchors`, in increasing level order.
+    """
+    if isinstance(levels, str):
+        raise ValueError(f"levels must be a list of keys such as ['P3', 'P4'], got {levels!r}")
+    keys = list(levels)
+    numbered = [parse_level(key) for key in keys]
+    if not numbered or len(set(numbered)) != len(numbered):
+        raise ValueError(f"levels must be distinct and non-empty, got {keys}")
+    if sizes is None:
+        sizes = [4 * 2**level for level in numbered]
+    if len(sizes) != len(keys):
+        raise ValueError(f"one size per level needed, got {len(sizes)} for levels {keys}")
+    by_level = sorted(zip(numbered, sizes, strict=True))
     return {
-        stride: generate_anchors(
-            -(-image_height // stride),
-            -(-image_width // stride),
-            stride,
+        level_key(level): generate_anchors(
+            -(-image_height // 2**level),
+            -(-image_width // 2**level),
+            2**level,
             size,
             scales,
             aspect_ratios,
         )
-        for stride, size in zip(strides, sizes, strict=True)
+        for level, size in by_level
     }

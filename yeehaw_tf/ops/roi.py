@@ -36,12 +36,11 @@ from __future__ import annotations
 
 import math
 import numbers
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import tensorflow as tf
 
-_LEVEL_KEY = re.compile(r"(\d+)$")
+from yeehaw_tf.ops.levels import level_key, sorted_levels
 
 
 def _pair(output_size, name: str = "output_size") -> tuple[int, int]:
@@ -379,28 +378,18 @@ def assign_fpn_levels(
     return tf.cast(tf.clip_by_value(level, float(min_level), float(max_level)), tf.int32)
 
 
-def _feature_levels(features, min_level: int = 2) -> list[tuple[int, tf.Tensor]]:
-    """``[(level, map), ...]`` sorted by level, from a mapping keyed by level (``2`` or a name
-    ending in the level, ``"P2"``) or a sequence of maps for ``min_level, min_level + 1, ...``.
-    Levels must be consecutive."""
-    if isinstance(features, Mapping):
-        levels = []
-        for key, value in features.items():
-            match = _LEVEL_KEY.search(str(key))
-            if isinstance(key, bool) or match is None:
-                raise ValueError(f"feature keys must be levels (2, 'P2', ...), got {key!r}")
-            levels.append((int(match.group(1)), value))
-    elif isinstance(features, Sequence) and not isinstance(features, str):
-        levels = [(min_level + i, value) for i, value in enumerate(features)]
-    else:
+def _pyramid(features) -> list[tuple[int, tf.Tensor]]:
+    """``[(level, map), ...]`` in increasing level order from ``{"P<l>": map}``; the levels
+    must be consecutive."""
+    if not isinstance(features, Mapping):
         raise ValueError(
-            f"features must be a dict keyed by level or a list of maps, got {type(features)}"
+            f"features must be a dict of maps keyed by level ('P2', 'P3', ...), got "
+            f"{type(features).__name__}"
         )
-    levels.sort(key=lambda item: item[0])
-    numbers = [level for level, _ in levels]
-    if not numbers or numbers != list(range(numbers[0], numbers[0] + len(numbers))):
-        raise ValueError(f"feature levels must be consecutive and non-empty, got {numbers}")
-    return levels
+    levels = sorted_levels(features)
+    if not levels or levels != list(range(levels[0], levels[0] + len(levels))):
+        raise ValueError(f"feature levels must be consecutive and non-empty, got {list(features)}")
+    return [(level, tf.convert_to_tensor(features[level_key(level)])) for level in levels]
 
 
 def multilevel_roi_align(
@@ -409,7 +398,6 @@ def multilevel_roi_align(
     output_size,
     sampling_ratio: int = 2,
     aligned: bool = False,
-    min_level: int = 2,
     canonical_size: float = 224,
     canonical_level: int = 4,
 ) -> tf.Tensor:
@@ -418,10 +406,11 @@ def multilevel_roi_align(
     it (clipped to the levels present), with ``spatial_scale = 1 / 2**level``.
 
     Args:
-        features: ``{level or "P<level>": [B, H_l, W_l, C]}`` or a list of maps for levels
-            ``min_level, min_level + 1, ...``; levels must be consecutive.
+        features: ``{"P<l>": [B, H_l, W_l, C]}`` for consecutive levels ``l``, as a neck
+            returns them (``build_fpn``; keys as in :mod:`yeehaw_tf.ops.levels`).
         rois: ``[K, 5]`` rows ``(batch_index, x1, y1, x2, y2)`` in input-image pixels.
         output_size, sampling_ratio, aligned: as in :func:`roi_align`.
+        canonical_size, canonical_level: as in :func:`assign_fpn_levels`.
 
     Returns:
         ``[K, out_h, out_w, C]`` in the order of ``rois``. Every RoI is pooled on every level
@@ -430,17 +419,16 @@ def multilevel_roi_align(
         XNNPACK delegate rejects). With :func:`roi_align`'s cost linear in a level's area,
         this costs at most 4/3 of pooling every RoI on the finest level.
     """
-    levels = _feature_levels(features, min_level)
-    maps = [tf.convert_to_tensor(m) for _, m in levels]
-    _, rois = _validate(maps[0], rois)
-    channels = {m.shape[-1] for m in maps}
+    levels = _pyramid(features)
+    _, rois = _validate(levels[0][1], rois)
+    channels = {fmap.shape[-1] for _, fmap in levels}
     if len(channels) != 1:
         raise ValueError(f"all feature levels need the same channel count, got {channels}")
     target = assign_fpn_levels(
         rois[:, 1:], levels[0][0], levels[-1][0], canonical_size, canonical_level
     )
     result = None
-    for (level, _), fmap in zip(levels, maps, strict=True):
+    for level, fmap in levels:
         pooled = roi_align(fmap, rois, output_size, 0.5**level, sampling_ratio, aligned)
         on_level = tf.reshape(tf.equal(target, level), [-1, 1, 1, 1])
         result = pooled if result is None else tf.where(on_level, pooled, result)

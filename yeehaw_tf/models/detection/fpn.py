@@ -3,7 +3,8 @@ Detection"), with the extra coarse levels of Faster R-CNN FPN and of RetinaNet.
 
 A backbone returns feature maps ``{"C2": ..., "C5": ...}`` where ``C_l`` has stride ``2**l``.
 The neck turns them into maps ``{"P2": ..., "P6": ...}`` with the same strides and one width,
-``channels`` (256 in the paper):
+``channels`` (256 in the paper). Keys follow :mod:`yeehaw_tf.ops.levels`, so the outputs feed
+``pyramid_anchors(h, w, levels=outputs)`` and ``multilevel_roi_align`` as they are. The neck:
 
 * a lateral 1x1 convolution on each ``C_l``, ``min_level <= l <= top`` (``top``: the highest
   backbone level used, ``min(max_level, highest C level given)``);
@@ -38,11 +39,12 @@ Typical use::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 import keras
 from keras import ops
+
+from yeehaw_tf.ops.levels import BACKBONE, level_key, sorted_levels
 
 EXTRA_LEVELS = ("pool", "conv_c5", "conv_p5")
 
@@ -90,6 +92,11 @@ class NearestUpsampleLike(keras.layers.Layer):
         return {**super().get_config(), "scale": self.scale}
 
 
+def _c(level: int) -> str:
+    """The key of a backbone level: ``"C3"``."""
+    return level_key(level, BACKBONE)
+
+
 def _check_int(name: str, value, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"fpn: {name} must be an int >= {minimum}, got {value!r}")
@@ -103,31 +110,31 @@ def _backbone_levels(features: Mapping, min_level: int, max_level: int) -> int:
             f"fpn: features must be a dict of feature maps keyed 'C2', 'C3', ..., got "
             f"{type(features).__name__}"
         )
-    available = {int(k[1:]) for k in features if isinstance(k, str) and re.fullmatch(r"C\d+", k)}
+    available = set(sorted_levels(features, BACKBONE, strict=False))
     if min_level not in available:
         raise ValueError(
-            f"fpn: min_level={min_level} needs feature 'C{min_level}', but the backbone gives "
-            f"{sorted(features)}"
+            f"fpn: min_level={min_level} needs feature {_c(min_level)!r}, but the backbone "
+            f"gives {list(features)}"
         )
     top = min(max_level, max(available))
-    missing = [f"C{level}" for level in range(min_level, top + 1) if level not in available]
+    missing = [_c(level) for level in range(min_level, top + 1) if level not in available]
     if missing:
         raise ValueError(
             f"fpn: levels {min_level}..{top} need features {missing}, missing from the "
-            f"backbone's {sorted(features)}"
+            f"backbone's {list(features)}"
         )
     for level in range(min_level, top + 1):
-        shape = tuple(features[f"C{level}"].shape)
+        shape = tuple(features[_c(level)].shape)
         if len(shape) != 4:
-            raise ValueError(f"fpn: feature C{level} must be (batch, H, W, C), got {shape}")
+            raise ValueError(f"fpn: feature {_c(level)} must be (batch, H, W, C), got {shape}")
     for level in range(min_level, top):
-        fine, coarse = features[f"C{level}"].shape, features[f"C{level + 1}"].shape
+        fine, coarse = features[_c(level)].shape, features[_c(level + 1)].shape
         for axis in (1, 2):
             n, m = fine[axis], coarse[axis]
             if n is not None and m is not None and not n // 2 <= m <= (n + 1) // 2:
                 raise ValueError(
-                    f"fpn: feature C{level + 1} {tuple(coarse)} must have half the spatial size "
-                    f"of C{level} {tuple(fine)} (stride 2 between levels)"
+                    f"fpn: feature {_c(level + 1)} {tuple(coarse)} must have half the spatial "
+                    f"size of {_c(level)} {tuple(fine)} (stride 2 between levels)"
                 )
     return top
 
@@ -174,9 +181,7 @@ def fpn_neck(
     top = _backbone_levels(features, min_level, max_level)
     levels = range(min_level, top + 1)
     lateral = {
-        level: keras.layers.Conv2D(channels, 1, name=f"{name}_lateral{level}")(
-            features[f"C{level}"]
-        )
+        level: keras.layers.Conv2D(channels, 1, name=f"{name}_lateral{level}")(features[_c(level)])
         for level in levels
     }
     merged = {top: lateral[top]}
@@ -185,24 +190,22 @@ def fpn_neck(
             [merged[level + 1], lateral[level]]
         )
         merged[level] = keras.layers.Add(name=f"{name}_merge{level}")([lateral[level], up])
-    outputs = {
-        f"P{level}": keras.layers.Conv2D(channels, 3, padding="same", name=f"{name}_output{level}")(
-            merged[level]
-        )
-        for level in levels
-    }
+    outputs = {}
+    for level in levels:
+        output = keras.layers.Conv2D(channels, 3, padding="same", name=f"{name}_output{level}")
+        outputs[level_key(level)] = output(merged[level])
     for level in range(top + 1, max_level + 1):
-        previous = outputs[f"P{level - 1}"]
+        previous = outputs[level_key(level - 1)]
         if extra_levels == "pool":
             x = keras.layers.MaxPooling2D(1, 2, name=f"{name}_pool{level}")(previous)
         else:
             if level > top + 1:
                 source = keras.layers.ReLU(name=f"{name}_relu{level - 1}")(previous)
             else:
-                source = features[f"C{top}"] if extra_levels == "conv_c5" else previous
+                source = features[_c(top)] if extra_levels == "conv_c5" else previous
             x = keras.layers.ZeroPadding2D(1, name=f"{name}_pad{level}")(source)
             x = keras.layers.Conv2D(channels, 3, strides=2, name=f"{name}_extra{level}")(x)
-        outputs[f"P{level}"] = x
+        outputs[level_key(level)] = x
     return outputs
 
 
