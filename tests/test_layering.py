@@ -169,3 +169,44 @@ def test_models_have_no_import_cycle():
             cycles.append(" -> ".join(cycle))
             seen.update(cycle)
     assert not cycles, "import cycles in yeehaw_tf.models: " + "; ".join(cycles)
+
+
+# The command-line faces, the experiment runner, the configuration and export must reach tasks
+# only through the TASKS table: none of them may name a task.
+TASK_AGNOSTIC = [
+    ROOT / "train.py",
+    ROOT / "yeehaw_tf" / "training" / "experiment.py",
+    ROOT / "yeehaw_tf" / "training" / "config.py",
+    ROOT / "yeehaw_tf" / "training" / "trainer.py",
+    *sorted((ROOT / "export").glob("*.py")),
+    *sorted((ROOT / "yeehaw_tf" / "export").glob("*.py")),
+    *sorted((ROOT / "yeehaw_tf" / "cli").glob("*.py")),
+]
+
+
+def _task_name_lines(source: str, names: set[str]) -> list[tuple[int, str]]:
+    """``(line, name)`` of every string constant equal to a task name (compared against, or
+    passed anywhere)."""
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names
+    ]
+
+
+def test_no_task_name_outside_the_task_table():
+    from yeehaw_tf.training.tasks import TASKS
+
+    names = set(TASKS)
+    assert {"classification", "segmentation"} <= names
+    found = [
+        f"{path.relative_to(ROOT)}:{line}: {name!r}"
+        for path in TASK_AGNOSTIC
+        for line, name in _task_name_lines(path.read_text(), names)
+    ]
+    assert not found, "task names outside the TASKS table:\n" + "\n".join(found)
+
+
+def test_the_task_name_check_finds_a_comparison():
+    source = 'x = 1\nif config.task == "segmentation":\n    pass\n'
+    assert _task_name_lines(source, {"segmentation"}) == [(2, "segmentation")]

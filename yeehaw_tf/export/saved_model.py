@@ -1,8 +1,8 @@
-"""SavedModel export for serving: a ``serving_default`` signature on raw uint8 images."""
+"""SavedModel export for serving: a ``serving_default`` signature from a serving spec."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -11,35 +11,55 @@ import tensorflow as tf
 SERVING_KEY = "serving_default"
 
 
-def export_classifier_saved_model(
-    model: keras.Model, path: str, image_shape: Sequence[int]
-) -> None:
-    """Writes ``model`` (float pixels -> logits) as a SavedModel that serves raw images.
+def nonempty_batch(serve: Callable[..., dict]) -> Callable[..., dict]:
+    """``serve`` that also answers an empty batch: a batch of 0 is padded with one zero
+    example (oneDNN's batch norm, among others, fails on empty inputs) and the outputs cut back
+    to 0 rows. A non-empty batch is passed through unchanged (no extra example is computed).
 
-    Signature ``serving_default``:
-        inputs: ``images``, uint8 ``[batch, H, W, C]`` (``image_shape``);
-        outputs: ``probabilities``, float32 ``[batch, num_classes]`` (softmax of the logits),
-        and ``classes``, int64 ``[batch]`` (their argmax).
+    Integer inputs (uint8 images) reach ``serve`` as float32 (the value unchanged): the padding
+    then runs on floats, which full-integer TFLite quantization can hold (a uint8 ``PAD`` it
+    cannot)."""
+
+    def pad(x, count):
+        if x.dtype.is_integer:
+            x = tf.cast(x, tf.float32)
+        # concat, not pad: the inner dimensions stay static for the TFLite converter
+        return tf.concat([x, tf.zeros(tf.stack([count, *x.shape[1:]]), x.dtype)], axis=0)
+
+    def wrapped(**inputs):
+        first = next(iter(inputs.values()))
+        size = tf.shape(first)[0]
+        count = tf.maximum(1 - size, 0)
+        padded = {name: pad(x, count) for name, x in inputs.items()}
+        return {name: y[:size] for name, y in serve(**padded).items()}
+
+    return wrapped
+
+
+def export_saved_model(spec, path: str) -> None:
+    """Writes the model of a :class:`~yeehaw_tf.export.spec.ServingSpec` as a SavedModel whose
+    ``serving_default`` signature takes ``spec.inputs`` and returns ``spec.serve``'s outputs.
 
     The SavedModel needs only TensorFlow to load: the Keras model is traced into plain graphs.
-    Inputs of the wrong dtype or shape fail with ``InvalidArgumentError``.
+    Inputs of the wrong dtype or shape fail with ``InvalidArgumentError``; an empty batch gives
+    empty outputs.
     """
-    spec = tf.TensorSpec([None, *image_shape], tf.uint8, name="images")
+    names = list(spec.inputs)
+    signature = [spec.inputs[name] for name in names]
+    serve = nonempty_batch(spec.serve)
 
-    def serve(images):
+    def endpoint(*args):
         # A loaded signature checks the dtype but not the shape: without this a wrongly sized
         # image is silently computed on (or crashes a kernel). EnsureShape fails cleanly.
-        images = tf.ensure_shape(images, spec.shape)
-        logits = model(tf.cast(images, tf.float32), training=False)
-        probabilities = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
-        return {
-            "probabilities": probabilities,
-            "classes": tf.argmax(probabilities, axis=-1, output_type=tf.int64),
+        inputs = {
+            name: tf.ensure_shape(x, s.shape)
+            for name, x, s in zip(names, args, signature, strict=True)
         }
+        return serve(**inputs)
 
     archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint(SERVING_KEY, serve, input_signature=[spec])
+    archive.track(spec.model)
+    archive.add_endpoint(SERVING_KEY, endpoint, input_signature=signature)
     archive.write_out(path, verbose=False)
 
 

@@ -14,7 +14,7 @@ Conversions use ``tf.lite.TFLiteConverter.from_saved_model`` with builtin ops on
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -28,9 +28,13 @@ QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 def convert_saved_model(
     saved_model_dir: str,
     quantization: str = "float32",
-    representative_images: np.ndarray | None = None,
+    representative: Mapping[str, np.ndarray] | np.ndarray | None = None,
 ) -> bytes:
-    """Converts the ``serving_default`` signature of a SavedModel to a TFLite flatbuffer."""
+    """Converts the ``serving_default`` signature of a SavedModel to a TFLite flatbuffer.
+
+    ``representative``: calibration inputs for int8, by input name (an array alone is the
+    ``images`` input), one example at a time along axis 0.
+    """
     if quantization not in QUANTIZATIONS:
         raise ValueError(
             f"quantization must be one of {', '.join(QUANTIZATIONS)}, got {quantization!r}"
@@ -45,15 +49,18 @@ def convert_saved_model(
     elif quantization == "dynamic":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     elif quantization == "int8":
-        if representative_images is None or len(representative_images) == 0:
-            raise ValueError("int8 quantization needs `representative_images` (a few hundred)")
+        if representative is not None and not isinstance(representative, Mapping):
+            representative = {"images": representative}
+        if not representative or min(len(v) for v in representative.values()) == 0:
+            raise ValueError("int8 quantization needs `representative` inputs (a few hundred)")
+        calibration = {k: np.asarray(v) for k, v in representative.items()}
 
-        def representative() -> Iterator[dict]:
-            for image in representative_images:
-                yield {"images": image[None]}
+        def examples() -> Iterator[dict]:
+            for i in range(min(len(v) for v in calibration.values())):
+                yield {k: v[i : i + 1] for k, v in calibration.items()}
 
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = representative
+        converter.representative_dataset = examples
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     with warnings.catch_warnings():
         # int8 calibration runs TF's own (deprecated) interpreter internally; not our call.

@@ -1,15 +1,28 @@
-"""Run configuration: a small data object, validated on construction."""
+"""Run configuration as data: the fields every run has, plus the task's own options dataclass.
+
+:class:`TrainConfig` holds what every paradigm shares (workdir, steps, batch, seed, strategy,
+precision, optimizer and schedule, export); ``options`` is the chosen task's options dataclass,
+which validates itself. Each default is written once, in these dataclasses; ``train.py``'s flags
+are generated from them (``yeehaw_tf.cli.flags``). :func:`make_config` builds a configuration
+from flat keyword arguments, as the flags give them, and names any option that the task does
+not have.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 
-from yeehaw_tf.data.datasets import validate_dataset_name
-from yeehaw_tf.export.classifier import FORMATS
+from yeehaw_tf.export.exporter import FORMATS
 from yeehaw_tf.export.tflite import QUANTIZATIONS
-from yeehaw_tf.models.registry import get_classifier, get_segmenter
-from yeehaw_tf.optimizers import check_optimizer_options, make_optimizer, make_schedule
-from yeehaw_tf.training.tasks import validate_task_name
+from yeehaw_tf.optimizers import (
+    OPTIMIZERS,
+    SCHEDULES,
+    check_optimizer_options,
+    make_optimizer,
+    make_schedule,
+)
+from yeehaw_tf.training.tasks import DEFAULT_TASK, TASKS, TaskOptions, get_task, task_names
+from yeehaw_tf.training.tasks.options import option
 from yeehaw_tf.training.trainer import ON_NAN
 
 LOOPS = ("custom", "fit")
@@ -34,75 +47,97 @@ MIXED_PRECISION = ("none", "float16", "bfloat16")
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Everything a run needs. ``train.py``'s flags map one to one onto these fields.
+    """Everything a run needs; validated on construction.
 
-    ``train_steps`` wins over ``epochs``; an epoch is ``num_train // batch_size`` steps (the
-    last partial batch is dropped so that every step sees a full global batch).
+    ``train_steps`` wins over the task's ``epochs`` option. An epoch is ``num_train //
+    batch_size`` steps (the last partial batch is dropped so that every step sees a full global
+    batch).
     """
 
-    workdir: str
-    task: str = "classification"
-    model: str = "small_resnet"
-    dataset: str = "digits"
-    data_dir: str | None = None
-    batch_size: int = 64
-    train_steps: int | None = None
-    epochs: int = 30
-    optimizer: str = "adam"
-    learning_rate: float = 3e-3
-    checkpoint_every: int = 200
-    steps_per_loop: int = 50
-    seed: int = 0
-    deterministic: bool = False
-    loop: str = "custom"
-    num_cpu_devices: int = 1
-    mixed_precision: str = "none"
-    jit_compile: bool | None = None
-    activation: str = "relu"
-    norm: str = "batch"
-    dropout: float = 0.0
-    loss: str = "cross_entropy"
-    label_smoothing: float = 0.0
-    weight_decay: float = 0.0
-    lr_schedule: str = "cosine"
-    lr_boundaries: tuple[int, ...] = ()
-    lr_decay_factor: float = 0.1
-    lr_decay_steps: int | None = None
-    lr_decay_rate: float = 0.5
-    end_learning_rate: float = 0.0
-    warmup_steps: int = 0
-    momentum: float | None = None
-    clipnorm: float | None = None
-    global_clipnorm: float | None = None
-    l1: float = 0.0
-    l2: float = 0.0
-    image_size: tuple[int, int] | None = None
-    aux_logits: bool = False
-    base_filters: int | None = None
-    on_nan: str = "raise"
-    export: bool = True
-    formats: tuple[str, ...] = FORMATS
-    quantize: tuple[str, ...] = QUANTIZATIONS
+    workdir: str = option("", "Where checkpoints, TensorBoard logs and exports go.")
+    task: str = option(DEFAULT_TASK, "What to train.", task_names)
+    options: TaskOptions | None = None
+    data_dir: str | None = option(None, "TFDS data directory (default ~/.cache/yeehaw_tf/...).")
+    batch_size: int = option(64, "Global batch size (split across replicas).")
+    train_steps: int | None = option(None, "Total training steps (overrides --epochs).")
+    optimizer: str = option(
+        "adam",
+        "sgd (plain), momentum (0.9), nesterov (0.9), adagrad, rmsprop, adam, adamw "
+        "(needs --weight_decay).",
+        lambda: list(OPTIMIZERS),
+    )
+    learning_rate: float = option(3e-3, "Peak learning rate.")
+    lr_schedule: str = option(
+        "cosine",
+        "constant; step (x --lr_decay_factor at each of --lr_boundaries); exponential and "
+        "inverse (--lr_decay_rate per --lr_decay_steps); inverse_sqrt (needs --warmup_steps); "
+        "linear and cosine (to --end_learning_rate at the last step).",
+        lambda: list(SCHEDULES),
+    )
+    lr_boundaries: tuple[int, ...] = option((), "Steps where lr_schedule=step decays, increasing.")
+    lr_decay_factor: float = option(0.1, "lr_schedule=step: multiplier at each boundary.")
+    lr_decay_steps: int | None = option(
+        None, "exponential/inverse: the step scale (default: a tenth of the run)."
+    )
+    lr_decay_rate: float = option(0.5, "exponential/inverse: the decay rate.")
+    end_learning_rate: float = option(0.0, "linear/cosine: the final learning rate.")
+    warmup_steps: int = option(
+        0, "Linear warm-up from 0 before the schedule (inverse_sqrt: its own)."
+    )
+    momentum: float | None = option(None, "Momentum for sgd/momentum/nesterov/rmsprop only.")
+    weight_decay: float = option(
+        0.0,
+        "Decoupled weight decay applied by the optimizer (not to biases or normalisation "
+        "parameters).",
+    )
+    clipnorm: float | None = option(None, "Clip each gradient to this norm.")
+    global_clipnorm: float | None = option(None, "Clip all gradients together to this global norm.")
+    checkpoint_every: int = option(200, "Save a checkpoint every N steps.")
+    steps_per_loop: int = option(50, "Steps per compiled loop call between log lines.")
+    seed: int = option(
+        0, "Seed for Python, NumPy, TensorFlow, the data order and the step's randomness."
+    )
+    deterministic: bool = option(
+        False, "Deterministic TF ops (bit-identical reruns and resumes; slower)."
+    )
+    loop: str = option("custom", "custom: our tf.function loop; fit: Keras fit.", LOOPS)
+    num_cpu_devices: int = option(
+        1, "Split the CPU into N logical devices and train with MirroredStrategy."
+    )
+    mixed_precision: str = option("none", "Mixed-precision compute dtype.", MIXED_PRECISION)
+    jit_compile: bool | None = option(
+        None, "XLA-compile the step (default: on with a GPU, off on CPU where it is slower)."
+    )
+    on_nan: str = option(
+        "raise",
+        "A step whose loss or a gradient is NaN/Inf: raise (stop, naming the step and the "
+        "tensor; the last checkpoint stays) or skip_step (leave the weights as they were, count "
+        "it, go on).",
+        ON_NAN,
+    )
+    export: bool = option(True, "Export SavedModel and TFLite after training.")
+    formats: tuple[str, ...] = option(FORMATS, "Export formats.", FORMATS)
+    quantize: tuple[str, ...] = option(QUANTIZATIONS, "TFLite variants.", QUANTIZATIONS)
 
     def __post_init__(self):
-        validate_task_name(self.task)
-        (get_segmenter if self.task == "segmentation" else get_classifier)(self.model)
-        validate_dataset_name(self.dataset)
+        task = get_task(self.task)
+        if self.options is None:
+            object.__setattr__(self, "options", task.Options())
+        if not isinstance(self.options, task.Options):
+            raise ValueError(
+                f"options for task {self.task!r} must be {task.Options.__name__}, got "
+                f"{type(self.options).__name__}"
+            )
         _choice("loop", self.loop, LOOPS)
         _choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
         _choice("on_nan", self.on_nan, ON_NAN)
         if self.on_nan == "skip_step" and self.loop == "fit":
             raise ValueError("on_nan=skip_step needs the custom loop (--loop=custom)")
-        for name in (
-            "batch_size",
-            "epochs",
-            "checkpoint_every",
-            "steps_per_loop",
-            "num_cpu_devices",
-        ):
+        for name in ("batch_size", "checkpoint_every", "steps_per_loop", "num_cpu_devices"):
             _positive(name, getattr(self, name))
         if self.train_steps is not None:
             _positive("train_steps", self.train_steps)
+        _positive("epochs", self.options.epochs)
         if (
             isinstance(self.seed, bool)
             or not isinstance(self.seed, int)
@@ -131,51 +166,17 @@ class TrainConfig:
         check_optimizer_options(
             self.optimizer, self.momentum, self.weight_decay, self.clipnorm, self.global_clipnorm
         )
-        self.task_options()  # model and loss choices are validated by the task
-        if self.image_size is not None and (len(self.image_size) != 2 or min(self.image_size) < 1):
-            raise ValueError(f"image_size must be (height, width), got {self.image_size}")
         if not self.workdir:
             raise ValueError("workdir must be a non-empty path")
 
-    def task_options(self) -> dict:
-        """The task's keyword arguments chosen by this configuration (validated)."""
-        from yeehaw_tf.training.tasks.classification import ClassificationTask
-        from yeehaw_tf.training.tasks.segmentation import SegmentationTask
+    # ----------------------------------------------------------------------------- shortcuts
+    @property
+    def model(self) -> str:
+        return self.options.model
 
-        if self.task == "segmentation":
-            defaults = {
-                "activation": "relu",
-                "norm": "batch",
-                "loss": "cross_entropy",
-                "label_smoothing": 0.0,
-                "aux_logits": False,
-            }
-            for name, default in defaults.items():
-                if getattr(self, name) != default:
-                    raise ValueError(f"{name} applies to the classification task only")
-            options = {
-                "dropout": self.dropout,
-                "l1": self.l1,
-                "l2": self.l2,
-                "base_filters": self.base_filters,
-            }
-            SegmentationTask(self.model, 2, (64, 64, 3), (0.0,) * 3, (1.0,) * 3, **options)
-            return options
-        if self.base_filters is not None:
-            raise ValueError("base_filters applies to segmentation models only")
-        options = {
-            "activation": self.activation,
-            "norm": self.norm,
-            "dropout": self.dropout,
-            "l1": self.l1,
-            "l2": self.l2,
-            "loss_name": self.loss,
-            "label_smoothing": self.label_smoothing,
-            "image_size": self.image_size,
-            "aux_logits": self.aux_logits,
-        }
-        ClassificationTask(self.model, 1, (8, 8, 1), (0.0,), (1.0,), **options)
-        return options
+    @property
+    def dataset(self) -> str:
+        return self.options.dataset
 
     def schedule(self, total_steps: int):
         """The learning-rate schedule these options describe, over ``total_steps``."""
@@ -211,10 +212,44 @@ class TrainConfig:
             )
         if self.train_steps is not None:
             return self.train_steps
-        return self.epochs * steps_per_epoch
+        return self.options.epochs * steps_per_epoch
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The common fields and, flat beside them, the task's options (JSON-friendly)."""
+        common = {f.name: getattr(self, f.name) for f in common_fields()}
+        return {**common, **self.options.to_dict()}
+
+
+def common_fields() -> list[dataclasses.Field]:
+    """TrainConfig's fields other than ``options``."""
+    return [f for f in dataclasses.fields(TrainConfig) if f.name != "options"]
+
+
+def make_config(**values) -> TrainConfig:
+    """A :class:`TrainConfig` from flat keyword arguments: common fields and the options of the
+    chosen ``task`` (default ``DEFAULT_TASK``) side by side, as ``train.py``'s flags give them.
+    An option the task does not have is refused, naming the option and the task (and the tasks
+    that have it)."""
+    task_name = values.get("task", DEFAULT_TASK)
+    options_type = get_task(task_name).Options
+    common = {f.name for f in common_fields()}
+    own = {f.name for f in dataclasses.fields(options_type)}
+    for name in values:
+        if name in common or name in own:
+            continue
+        others = [
+            t
+            for t, cls in TASKS.items()
+            if name in {f.name for f in dataclasses.fields(cls.Options)}
+        ]
+        if others:
+            raise ValueError(
+                f"option {name!r} does not apply to task {task_name!r} (it is an option of "
+                f"task {', '.join(others)})"
+            )
+        raise ValueError(f"unknown option {name!r}")
+    options = options_type(**{k: v for k, v in values.items() if k in own})
+    return TrainConfig(**{k: v for k, v in values.items() if k in common}, options=options)
 
 
 def _choice(name: str, value, allowed) -> None:

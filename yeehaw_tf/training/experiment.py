@@ -1,14 +1,13 @@
-"""A whole run: data, statistics, model, training (custom loop or fit), evaluation, export.
+"""A whole run: data, statistics, models, training (custom loop or fit), evaluation, export.
 
-``train.py`` and ``python -m export`` are thin command-line faces over :func:`run_experiment`
-and :func:`export_workdir`.
+Every step goes through the task (``yeehaw_tf.training.tasks``): nothing here knows which
+paradigm it runs. ``train.py`` and ``python -m export`` are thin command-line faces over
+:func:`run_experiment` and :func:`export_workdir`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import functools
 import json
 import os
 import shutil
@@ -16,28 +15,23 @@ import tempfile
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 from absl import logging
 
 from yeehaw_tf.atomic import atomic_write_text
-from yeehaw_tf.data.datasets import default_data_dir, load_classification, load_segmentation
-from yeehaw_tf.data.pipeline import (
-    classification_pipeline,
-    resize_images,
-    segmentation_pipeline,
-)
-from yeehaw_tf.data.statistics import channel_mean_std
-from yeehaw_tf.export.classifier import FORMATS, ExportCheckError, export_model
+from yeehaw_tf.data.datasets import default_data_dir
+from yeehaw_tf.export.exporter import FORMATS, ExportCheckError, export_spec
 from yeehaw_tf.export.tflite import QUANTIZATIONS
 from yeehaw_tf.training.config import RUN_OPTIONS, TrainConfig
 from yeehaw_tf.training.strategy import cluster_workers, is_chief, make_strategy
-from yeehaw_tf.training.tasks import ClassificationTask, SegmentationTask, task_from_dict
+from yeehaw_tf.training.tasks import get_task, task_from_dict
+from yeehaw_tf.training.tasks.images import as_arrays
 from yeehaw_tf.training.trainer import Trainer, describe_error
 
 CONFIG_FILE = "config.json"
 EVAL_BATCH_SIZE = 256
-NUM_REPRESENTATIVE = 256
+
+__all__ = ["as_arrays", "export_workdir", "format_summary", "run_experiment", "seed_everything"]
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
@@ -57,29 +51,6 @@ def dtype_policy(mixed_precision: str):
         yield
     finally:
         keras.mixed_precision.set_dtype_policy(previous)
-
-
-def as_arrays(dataset: tf.data.Dataset, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(images uint8, labels int64)`` numpy arrays from a dataset of pairs (labels may be
-    class maps)."""
-    if limit is not None:
-        dataset = dataset.take(limit)
-    images, labels = [], []
-    for image, label in dataset.as_numpy_iterator():
-        images.append(image)
-        labels.append(label)
-    return np.stack(images).astype(np.uint8), np.asarray(labels, dtype=np.int64)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Prepared:
-    """A task with its data: the pipelines and uint8 arrays the run and the export need."""
-
-    task: object
-    num_train: int
-    pipeline: object  # (dataset, batch_size=, training=, seed=) -> batches
-    train: tf.data.Dataset  # (image uint8, label) pairs
-    test: tf.data.Dataset
 
 
 def _check_writable(workdir: str) -> None:
@@ -108,77 +79,6 @@ def _dataset_errors(name: str, data_dir: str | None):
             "directory to regenerate it (built-in datasets are generated offline) or to "
             "download it again."
         ) from None
-
-
-def _check_splits(name: str, data_dir: str | None, num_train: int, num_test: int) -> None:
-    for split, size in (("train", num_train), ("test", num_test)):
-        if size == 0:
-            where = data_dir or default_data_dir()
-            raise ValueError(f"split {split!r} of dataset {name!r} in {where} is empty")
-
-
-def _load(task_name: str, dataset: str, data_dir: str | None, image_size=None):
-    """``(data, pipeline, input_shape)``: ``dataset``'s splits for ``task_name``, the function
-    that batches them, and the image shape the model takes."""
-    if task_name == "segmentation":
-        data = load_segmentation(dataset, data_dir)
-        size = tuple(image_size or data.image_shape[:2])
-        if None in size:
-            raise ValueError(
-                f"dataset {dataset!r} has images of different sizes: choose one with --image_size"
-            )
-        pipeline = functools.partial(segmentation_pipeline, image_size=image_size)
-        input_shape = (*size, data.image_shape[-1])
-    else:
-        data = load_classification(dataset, data_dir)
-        pipeline, input_shape = classification_pipeline, data.image_shape
-    _check_splits(dataset, data_dir, data.num_train, data.num_test)
-    return data, pipeline, input_shape
-
-
-def _prepare(task_name, dataset, data_dir, model: str, options: dict, image_size=None):
-    """Loads ``dataset`` for ``task_name`` and builds the task, with the per-channel statistics
-    of the training split's images as the model sees them."""
-    data, pipeline, input_shape = _load(task_name, dataset, data_dir, image_size)
-    images = data.train.map(
-        lambda image, label: resize_images(image, image_size) if image_size else image
-    )
-    mean, std = channel_mean_std(images)
-    common = {
-        "model_name": model,
-        "num_classes": data.num_classes,
-        "input_shape": input_shape,
-        "mean": tuple(mean.tolist()),
-        "std": tuple(np.maximum(std, 1e-3).tolist()),
-    }
-    if task_name == "segmentation":
-        task = SegmentationTask(**common, class_names=data.class_names, **options)
-    else:
-        task = ClassificationTask(**common, **options)
-    return _Prepared(task, data.num_train, pipeline, data.train, data.test)
-
-
-def _export_arrays(prepared: _Prepared):
-    """uint8 test images and labels, and training images for int8 calibration, at model size."""
-    size = prepared.task.input_shape[:2]
-
-    def at_model_size(dataset):
-        def resize(image, label):
-            if tuple(image.shape[:2]) == tuple(size):
-                return image, label
-            image = tf.cast(tf.round(resize_images(image, size)), tf.uint8)
-            label = tf.image.resize(label[..., None], size, method="nearest")[..., 0]
-            return image, label
-
-        return dataset.map(resize) if label_is_map(prepared) else dataset
-
-    images, labels = as_arrays(at_model_size(prepared.test))
-    representative, _ = as_arrays(at_model_size(prepared.train), NUM_REPRESENTATIVE)
-    return images, labels, representative
-
-
-def label_is_map(prepared: _Prepared) -> bool:
-    return isinstance(prepared.task, SegmentationTask)
 
 
 def _read_record(workdir: str) -> dict:
@@ -212,18 +112,19 @@ def _check_workdir(workdir: str, config: TrainConfig, total_steps: int) -> None:
         )
 
 
-def _float32_model(task, model: keras.Model) -> keras.Model:
-    """The same weights in a float32 model (what we export after mixed-precision training)."""
+def _float32_models(task, trainer: Trainer) -> dict:
+    """The same weights in float32 models (what we export after mixed-precision training)."""
     if keras.mixed_precision.dtype_policy().name == "float32":
-        return model
+        return trainer.models
     with dtype_policy("none"):
-        clone = task.build_model()
-    clone.set_weights(model.get_weights())
-    return clone
+        clones = task.build_models()
+    for name, clone in clones.items():
+        clone.set_weights(trainer.models[name].get_weights())
+    return clones
 
 
 def run_experiment(config: TrainConfig, verbose: int = 1) -> dict:
-    """Trains ``config.model`` on ``config.dataset``, evaluates, exports; returns a summary.
+    """Trains ``config``'s task, evaluates, exports; returns a summary.
 
     Re-running with the same workdir resumes from its latest checkpoint.
     """
@@ -240,7 +141,6 @@ def run_experiment(config: TrainConfig, verbose: int = 1) -> dict:
             f"batch_size {config.batch_size} must be divisible by the number of replicas "
             f"({strategy.num_replicas_in_sync}): it is the global batch, split equally"
         )
-
     if chief:
         _check_writable(config.workdir)
     with _dataset_errors(config.dataset, config.data_dir):
@@ -248,17 +148,10 @@ def run_experiment(config: TrainConfig, verbose: int = 1) -> dict:
 
 
 def _run(config: TrainConfig, verbose: int, began: float, strategy, chief: bool) -> dict:
-    segmentation = config.task == "segmentation"
-    prepared = _prepare(
-        config.task,
-        config.dataset,
-        config.data_dir,
-        config.model,
-        config.task_options(),
-        image_size=config.image_size if segmentation else None,
-    )
-    task = prepared.task
-    total_steps = config.total_steps(prepared.num_train)
+    task_type = get_task(config.task)
+    data = task_type.load_data(config.options, config.data_dir)
+    task = task_type.from_data(config.options, data)
+    total_steps = config.total_steps(data.num_train)
     config.schedule(total_steps)  # the schedule's options against the real run length
     _check_workdir(config.workdir, config, total_steps)
 
@@ -267,59 +160,50 @@ def _run(config: TrainConfig, verbose: int, began: float, strategy, chief: bool)
     seed_everything(config.seed, config.deterministic)
     with dtype_policy(config.mixed_precision):
         trainer = Trainer(
-            build_model=task.build_model,
-            loss=task.loss(),
-            build_metrics=task.metrics,
+            task,
             build_optimizer=lambda: config.build_optimizer(total_steps),
             workdir=config.workdir,
             strategy=strategy,
+            seed=config.seed,
             checkpoint_every=config.checkpoint_every,
             steps_per_loop=config.steps_per_loop,
-            steps_per_epoch=max(1, prepared.num_train // config.batch_size),
+            steps_per_epoch=max(1, data.num_train // config.batch_size),
             jit_compile=config.jit_compile,
             on_nan=config.on_nan,
         )
         # Written once everything that can refuse the configuration has accepted it, so a
         # refused run leaves an existing record as it was.
         if chief:
-            record = {
-                "train": config.to_dict(),
-                "task": task.to_dict(),
-                "total_steps": total_steps,
-            }
-            path = os.path.join(config.workdir, CONFIG_FILE)
-            atomic_write_text(path, json.dumps(record, indent=2))
-        train_ds = prepared.pipeline(
-            prepared.train, batch_size=config.batch_size, training=True, seed=config.seed
-        )
-        test_ds = prepared.pipeline(prepared.test, batch_size=EVAL_BATCH_SIZE, training=False)
+            record = {"train": config.to_dict(), "task": task.to_dict(), "total_steps": total_steps}
+            atomic_write_text(
+                os.path.join(config.workdir, CONFIG_FILE), json.dumps(record, indent=2)
+            )
+        train_ds = task.train_dataset(data, config.batch_size, config.seed)
+        test_ds = task.eval_dataset(data, EVAL_BATCH_SIZE)
         train_began = time.perf_counter()
         drive = trainer.fit if config.loop == "fit" else trainer.train
         train_results = drive(train_ds, total_steps, verbose=verbose)
         train_seconds = time.perf_counter() - train_began
         evaluation = trainer.evaluate(test_ds)
-        model = task.inference_model(_float32_model(task, trainer.model))
+        model = task.inference_model(_float32_models(task, trainer))
 
     summary = {
         "workdir": os.path.abspath(config.workdir),
         "steps": int(trainer.step.numpy()),
         "train": train_results,
         "test": evaluation,
+        "rows": task.summary_rows(evaluation),
         "parameters": int(model.count_params()),
         "train_seconds": train_seconds,
         "replicas": strategy.num_replicas_in_sync,
     }
-    if chief and segmentation:
-        summary["overlays"] = _write_overlays(prepared, model, config.workdir)
+    if chief:
+        summary["artifacts"] = task.write_artifacts(model, data, config.workdir)
     if config.export and chief:
-        images, labels, representative = _export_arrays(prepared)
         try:
-            summary["export"] = export_model(
-                model,
+            summary["export"] = export_spec(
+                task.serving_spec(model, data),
                 os.path.join(config.workdir, "export"),
-                images=images,
-                labels=labels,
-                representative_images=representative,
                 formats=config.formats,
                 quantizations=config.quantize,
             )
@@ -354,32 +238,20 @@ def export_workdir(
     if not tf.io.gfile.exists(checkpoint + ".index"):
         raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
     task = task_from_dict(record["task"])
-    training_model = task.build_model()
-    model = task.inference_model(training_model)
+    models = task.build_models()
     try:
-        status = tf.train.Checkpoint(model=training_model).restore(checkpoint).expect_partial()
+        status = tf.train.Checkpoint(models=models).restore(checkpoint).expect_partial()
         status.assert_existing_objects_matched()
     except (ValueError, AssertionError, tf.errors.OpError) as e:
         raise ValueError(
             f"checkpoint {checkpoint} does not fit the model described by {config_path}: "
             f"{describe_error(e)}"
         ) from None
-    train = record["train"]
-    data, pipeline, _ = _load(
-        record["task"].get("task", "classification"),
-        train["dataset"],
-        data_dir or train["data_dir"],
-        image_size=train.get("image_size") if isinstance(task, SegmentationTask) else None,
-    )
     # the recorded task (its statistics), not one measured again
-    prepared = _Prepared(task, data.num_train, pipeline, data.train, data.test)
-    images, labels, representative = _export_arrays(prepared)
-    return export_model(
-        model,
+    data = type(task).load_data(task.options, data_dir or record["train"].get("data_dir"))
+    return export_spec(
+        task.serving_spec(task.inference_model(models), data),
         os.path.join(workdir, "export"),
-        images=images,
-        labels=labels,
-        representative_images=representative,
         formats=formats,
         quantizations=quantize,
     )
@@ -390,52 +262,34 @@ def _megabytes(size: int) -> str:
 
 
 def format_export_report(report: dict) -> str:
-    lines = [
-        f"  {'format':<12}{'file':<24}{'size':>10}{'max |dp|':>12}{'accuracy':>10}"
-        f"{'mIoU':>8}  parity",
-    ]
-    for name, row in report["formats"].items():
-        iou = f"{row['mean_iou']:>8.4f}" if "mean_iou" in row else f"{'':>8}"
-        lines.append(
-            f"  {name:<12}{row['file']:<24}{_megabytes(row['size_bytes']):>10}"
-            f"{row['max_abs_diff']:>12.2e}{row['accuracy']:>10.4f}{iou}  "
-            f"{'ok' if row['passed'] else 'FAILED'}"
-        )
+    """One line per exported file: size, largest difference from Keras, scores, parity."""
+    rows = list(report["formats"].items())
+    scores = [k for k in report.get("keras", {}) if k != "parameters"]
+    header = f"  {'format':<12}{'file':<24}{'size':>10}{'max |d|':>12}"
+    header += "".join(f"{name[:10]:>11}" for name in scores)
+    lines = [header + "  parity"]
+    for name, row in rows:
+        diff = row.get("max_abs_diff")
+        line = f"  {name:<12}{row['file']:<24}{_megabytes(row['size_bytes']):>10}"
+        line += f"{diff:>12.2e}" if diff is not None else f"{'':>12}"
+        line += "".join(f"{row.get(k, float('nan')):>11.4f}" for k in scores)
+        lines.append(line + f"  {'ok' if row['passed'] else 'FAILED'}")
     return "\n".join(lines)
-
-
-NUM_OVERLAYS = 6
-
-
-def _write_overlays(prepared: _Prepared, model: keras.Model, workdir: str) -> str:
-    """``workdir/overlays.png``: the first test images, their masks and the model's prediction."""
-    from yeehaw_tf.analysis.plots import plot_segmentation
-
-    batch = next(iter(prepared.pipeline(prepared.test, batch_size=NUM_OVERLAYS, training=False)))
-    images, masks = batch
-    predictions = np.argmax(model(images, training=False), axis=-1)
-    path = os.path.join(workdir, "overlays.png")
-    pixels = np.clip(np.round(images.numpy()), 0, 255).astype(np.uint8)
-    return plot_segmentation(path, pixels, masks.numpy(), predictions, prepared.task.class_names)
 
 
 def format_summary(summary: dict) -> str:
     """The terminal table printed at the end of ``train.py``."""
-    test = summary["test"]
     lines = [
         "",
         "=" * 72,
         f"workdir           {summary['workdir']}",
         f"steps             {summary['steps']}  ({summary['replicas']} replica(s))",
-        f"test accuracy     {test.get('accuracy', float('nan')):.4f}",
-        *([f"test mean IoU     {test['mean_iou']:.4f}"] if "mean_iou" in test else []),
-        f"test loss         {test['loss']:.4f}",
+        *[f"{label:<18}{value}" for label, value in summary.get("rows", [])],
         f"parameters        {summary['parameters']:,}",
         f"train time        {summary['train_seconds']:.1f} s",
         f"wall time         {summary['wall_seconds']:.1f} s",
     ]
-    if "overlays" in summary:
-        lines += [f"overlays          {summary['overlays']}"]
+    lines += [f"{name:<18}{path}" for name, path in summary.get("artifacts", {}).items()]
     if "export" in summary:
         lines += [f"export            {os.path.join(summary['workdir'], 'export')}"]
         lines += [format_export_report(summary["export"])]

@@ -1,68 +1,69 @@
 """The training loop: one Trainer for every task, with a custom loop and Keras ``fit`` as drivers.
 
-The maths of a step is defined once: the model, the task's Keras loss and the optimizer. The
-custom loop (:meth:`Trainer.train`) runs it as a ``tf.function`` under any ``tf.distribute``
-strategy; :meth:`Trainer.fit` hands the same three objects to ``model.compile``/``fit``.
+The Trainer owns what every paradigm shares: the strategy, the ``tf.function`` loop that runs
+``steps_per_loop`` steps per call, the step itself with its NaN guard
+(:mod:`yeehaw_tf.training.step`), checkpoints (:mod:`~yeehaw_tf.training.checkpointing`),
+preemption (:mod:`~yeehaw_tf.training.preemption`), TensorBoard summaries, evaluation, and the
+``fit`` bridge (:mod:`~yeehaw_tf.training.fit`). The task (:mod:`yeehaw_tf.training.tasks.base`)
+supplies the models, optimizers, losses and metrics.
 
-Loss reduction: each replica computes per-example losses and divides their sum by the **global**
-batch size (``tf.nn.compute_average_loss``); the optimizer sums gradients across replicas. The
-update is therefore the gradient of the mean loss over the global batch, the same as one device
-seeing the whole batch, and the same as ``fit``'s ``sum_over_batch_size``. Regularisation losses
-(``model.losses``) are divided by the number of replicas so they are counted once.
+Loss reduction: each replica sums its examples' losses and the Trainer divides by the global
+normalizer (the global batch size, or the task's count summed across replicas); the optimizer
+sums gradients across replicas. The update is therefore the gradient of the mean loss over the
+global batch, the same as one device seeing the whole batch, and the same as ``fit``'s.
+Regularisation losses (``model.losses``) are divided by the number of replicas so they are
+counted once.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import re
-import shutil
-import signal
-import sys
 import time
 from collections.abc import Callable
 
 import keras
 import numpy as np
 import tensorflow as tf
-from absl import logging
 
-from yeehaw_tf.training.strategy import is_chief, writable_dir
+from yeehaw_tf.training import fit as fit_bridge
+from yeehaw_tf.training.checkpointing import CheckpointError, Checkpoints, describe_error
+from yeehaw_tf.training.preemption import PREEMPTED_EXIT_CODE, Preemption
+from yeehaw_tf.training.step import (
+    EvalContext,
+    NonFiniteError,
+    StepRunner,
+    regularization_loss,
+)
+from yeehaw_tf.training.strategy import is_chief
+from yeehaw_tf.training.tasks.base import Task
+from yeehaw_tf.training.tasks.supervised import SupervisedTask
 
-MetricsFn = Callable[[], list[keras.metrics.Metric]]
 ON_NAN = ("raise", "skip_step")
-# Exit status after a SIGTERM (preemption) was answered with a checkpoint: TF's restart
-# convention (the status its PreemptionCheckpointHandler uses on Borg); re-running resumes.
-PREEMPTED_EXIT_CODE = 42
 
-
-def _per_example(loss: keras.losses.Loss) -> keras.losses.Loss:
-    """The same loss with ``reduction=None``: one value per example."""
-    return type(loss).from_config({**loss.get_config(), "reduction": None})
-
-
-class CheckpointError(RuntimeError):
-    """The workdir's checkpoints exist but none can be restored into this model."""
-
-
-class NonFiniteError(RuntimeError):
-    """The loss or a gradient became NaN or infinite; the update was not applied and nothing
-    was saved, so the newest checkpoint is the last good state."""
+__all__ = [
+    "ON_NAN",
+    "PREEMPTED_EXIT_CODE",
+    "CheckpointError",
+    "NonFiniteError",
+    "Trainer",
+    "describe_error",
+]
 
 
 class Trainer:
-    """Trains, evaluates and checkpoints a Keras model under a ``tf.distribute`` strategy.
+    """Trains, evaluates and checkpoints a task under a ``tf.distribute`` strategy.
 
     Args:
-        build_model: returns the (uncompiled) Keras model; called inside the strategy scope.
-        loss: a Keras loss with the reduction ``fit`` should use (the custom loop derives the
-            per-example version from its config).
-        build_metrics: returns fresh Keras metrics ``metric(y_true, y_pred)``.
-        build_optimizer: returns a Keras optimizer; called inside the strategy scope. Under a
-            ``mixed_float16`` dtype policy it is wrapped in ``keras.optimizers.LossScaleOptimizer``.
+        task: a :class:`~yeehaw_tf.training.tasks.base.Task`. Instead of one, the parts of a
+            supervised task may be given: ``build_model`` (returns the uncompiled model),
+            ``loss`` (a Keras loss; the per-example version is derived from its config) and
+            ``build_metrics`` (returns fresh Keras metrics ``metric(y_true, y_pred)``).
+        build_optimizer: returns the run's configured Keras optimizer; the task calls it once per
+            optimizer it needs, inside the strategy scope. Under a ``mixed_float16`` dtype
+            policy each is wrapped in ``keras.optimizers.LossScaleOptimizer``.
         workdir: checkpoints go to ``workdir/checkpoints``, TensorBoard logs to
             ``workdir/tensorboard/{train,eval}`` (on the chief only; see ``writable_dir``).
         strategy: defaults to the current strategy.
+        seed: seeds the step's stateless randomness (``ctx.random``).
         checkpoint_every: save every this many steps (and at the end of training).
         max_to_keep: how many checkpoints to keep.
         steps_per_loop: steps run inside one ``tf.function`` call before control returns to
@@ -70,7 +71,7 @@ class Trainer:
             ``checkpoint_every``).
         steps_per_epoch: if given, the checkpointed ``epoch`` counter is ``step //
             steps_per_epoch`` and the progress bar shows it.
-        jit_compile: XLA-compile the forward and backward pass. ``None``: on when a GPU is
+        jit_compile: XLA-compile each forward and backward pass. ``None``: on when a GPU is
             present and there is one replica (on CPU, XLA measured slower). Not available with
             several replicas: the compiled step cannot hold synchronized batch norm's
             cross-replica all-reduce.
@@ -80,19 +81,22 @@ class Trainer:
             the last checkpoint is untouched. ``skip_step``: count the step in ``skipped_steps``
             (checkpointed, reported) and go on. Either way the step changes nothing: weights,
             optimizer state and the forward pass's state updates (batch-norm moving statistics)
-            are as before it, on every replica. Under float16 loss scaling, non-finite gradients
-            are left to the loss scaler (it skips the step and lowers the scale).
+            are as before it, on every replica, for every optimizer group. Under float16 loss
+            scaling, non-finite gradients are left to the loss scaler (it skips the step and
+            lowers the scale).
     """
 
     def __init__(
         self,
+        task: Task | None = None,
         *,
-        build_model: Callable[[], keras.Model],
-        loss: keras.losses.Loss,
-        build_metrics: MetricsFn,
         build_optimizer: Callable[[], keras.optimizers.Optimizer],
         workdir: str,
+        build_model: Callable[[], keras.Model] | None = None,
+        loss: keras.losses.Loss | None = None,
+        build_metrics: Callable[[], list] | None = None,
         strategy: tf.distribute.Strategy | None = None,
+        seed: int = 0,
         checkpoint_every: int = 100,
         max_to_keep: int = 3,
         steps_per_loop: int = 50,
@@ -110,11 +114,17 @@ class Trainer:
                 raise ValueError(f"Trainer: {name} must be a positive integer, got {value!r}")
         if on_nan not in ON_NAN:
             raise ValueError(f"Trainer: on_nan must be one of {', '.join(ON_NAN)}, got {on_nan!r}")
+        if task is None:
+            if build_model is None or loss is None:
+                raise ValueError("Trainer: give a task, or build_model and loss")
+            task = SupervisedTask.from_parts(build_model, loss, build_metrics)
+        elif build_model is not None or loss is not None or build_metrics is not None:
+            raise ValueError("Trainer: give a task or build_model/loss/build_metrics, not both")
+        self.task = task
         self.on_nan = on_nan
-        if not isinstance(loss, keras.losses.Loss):
-            raise ValueError(f"Trainer: loss must be a keras.losses.Loss, got {type(loss)}")
         self.strategy = strategy or tf.distribute.get_strategy()
         self.workdir = workdir
+        self.seed = int(seed)
         self.checkpoint_every = checkpoint_every
         self.steps_per_loop = steps_per_loop
         self.steps_per_epoch = steps_per_epoch
@@ -128,249 +138,176 @@ class Trainer:
         if jit_compile is None:
             jit_compile = bool(tf.config.list_physical_devices("GPU")) and replicas == 1
         self.jit_compile = bool(jit_compile)
-        self._global_batch_size: int | None = None
-        self.loss = loss
-        self._per_example_loss = _per_example(loss)
-        self._build_metrics = build_metrics
 
         with self.strategy.scope():
-            self.model = build_model()
-            optimizer = build_optimizer()
+            self._build(task, build_optimizer)
+        objects = {
+            "models": self.models,
+            "optimizers": self.optimizers,
+            "step": self.step,
+            "epoch": self.epoch,
+            "skipped_steps": self.skipped_steps,
+        }
+        if self.task_state:
+            objects["task_state"] = self.task_state
+        self.checkpoint = tf.train.Checkpoint(**objects)
+        self.checkpoints = Checkpoints(self.checkpoint, workdir, self.strategy, max_to_keep)
+        self._preemption = Preemption(self.strategy, self.checkpoints, lambda: self._step_now())
+        if is_chief(self.strategy):
+            self._train_writer = tf.summary.create_file_writer(f"{workdir}/tensorboard/train")
+            self._eval_writer = tf.summary.create_file_writer(f"{workdir}/tensorboard/eval")
+        else:
+            self._train_writer = self._eval_writer = tf.summary.create_noop_writer()
+        self._resumed = False
+        self._global_batch_size: int | None = None
+        self._iterator_state: tuple = (None, None, -1)
+        self._train_loop = tf.function(self._train_loop_fn)
+        self._eval_loop = tf.function(self._eval_loop_fn)
+        self._eval_gather = tf.function(self._eval_gather_fn, reduce_retracing=True)
+
+    def _build(self, task: Task, build_optimizer) -> None:
+        """Inside the strategy scope: models, optimizers (built), metrics and counters."""
+        self.models = dict(task.build_models())
+        if task.main_model not in self.models:
+            raise ValueError(
+                f"task {task.name!r} built models {sorted(self.models)} but its main_model is "
+                f"{task.main_model!r}"
+            )
+        self.model = self.models[task.main_model]
+        optimizers = dict(task.build_optimizers(build_optimizer, self.models))
+        for name, optimizer in optimizers.items():
             if keras.mixed_precision.dtype_policy().name == "mixed_float16" and not isinstance(
                 optimizer, keras.optimizers.LossScaleOptimizer
             ):
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-            self.optimizer = optimizer
-            self.optimizer.build(self.model.trainable_variables)
-            self.train_loss = keras.metrics.Mean(name="loss")
-            self.eval_loss = keras.metrics.Mean(name="loss")
-            self.train_metrics = build_metrics()
-            self.eval_metrics = build_metrics()
-            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-            self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-            # index into _checked_names() of the first non-finite tensor of a refused step
-            self._first_bad = tf.Variable(
-                -1,
-                dtype=tf.int32,
-                trainable=False,
-                name="first_non_finite",
-                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
-            )
-            self.skipped_steps = tf.Variable(
-                0,
-                dtype=tf.int64,
-                trainable=False,
-                name="skipped_steps",
-                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
-            )
-
-        self.checkpoint = tf.train.Checkpoint(
-            model=self.model,
-            optimizer=self.optimizer,
-            step=self.step,
-            epoch=self.epoch,
+            optimizer.build(task.optimizer_variables(name, self.models))
+            optimizers[name] = optimizer
+        self.optimizers = optimizers
+        self.optimizer = optimizers.get("model", next(iter(optimizers.values())))
+        self.task_state = dict(task.state())
+        single = len(optimizers) == 1
+        self.loss_metrics = {
+            name: keras.metrics.Mean(name="loss" if single else f"{name}_loss")
+            for name in optimizers
+        }
+        self.total_loss = None if single else keras.metrics.Mean(name="loss")
+        names = tuple(getattr(task, "loss_names", lambda: ())())
+        self.component_metrics = {name: keras.metrics.Mean(name=name) for name in names}
+        self.train_metrics = task.metrics()
+        self.eval_loss = keras.metrics.Mean(name="loss")
+        self.eval_components = {name: keras.metrics.Mean(name=name) for name in names}
+        self.eval_metrics = task.metrics()
+        self.step = tf.Variable(
+            0,
+            dtype=tf.int64,
+            trainable=False,
+            name="global_step",
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+        )
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        # the guard's code for the first non-finite tensor of a refused step (StepRunner names it)
+        self.first_bad = tf.Variable(
+            -1,
+            dtype=tf.int32,
+            trainable=False,
+            name="first_non_finite",
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+        )
+        self.skipped_steps = tf.Variable(
+            0,
+            dtype=tf.int64,
+            trainable=False,
+            name="skipped_steps",
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+        )
+        self.runner = StepRunner(
+            task=task,
+            models=self.models,
+            optimizers=self.optimizers,
+            seed=self.seed,
+            jit_compile=self.jit_compile,
+            loss_metrics=self.loss_metrics,
+            total_loss=self.total_loss,
+            component_metrics=self.component_metrics,
+            train_metrics=self.train_metrics,
             skipped_steps=self.skipped_steps,
+            first_bad=self.first_bad,
         )
-        # Every worker restores from the chief's directory (shared storage in a multi-host run);
-        # the others write their share of each collective save to a scratch directory.
-        self._shared_checkpoint_dir = os.path.join(workdir, "checkpoints")
-        self.checkpoint_dir = writable_dir(self._shared_checkpoint_dir, self.strategy)
-        if not is_chief(self.strategy) and tf.io.gfile.isdir(self.checkpoint_dir):
-            tf.io.gfile.rmtree(self.checkpoint_dir)  # scratch: a previous Trainer's leftovers
-        self._max_to_keep = max_to_keep
-        self.manager = tf.train.CheckpointManager(
-            self.checkpoint, self.checkpoint_dir, max_to_keep=max_to_keep
-        )
-        if is_chief(self.strategy):
-            self._train_writer = tf.summary.create_file_writer(
-                os.path.join(workdir, "tensorboard", "train")
-            )
-            self._eval_writer = tf.summary.create_file_writer(
-                os.path.join(workdir, "tensorboard", "eval")
-            )
-        else:
-            self._train_writer = self._eval_writer = tf.summary.create_noop_writer()
-        # XLA compiles only the forward and backward pass: the optimizer's cross-replica
-        # all-reduce stays outside.
-        self._gradients = (
-            tf.function(self._loss_and_gradients, jit_compile=True)
-            if self.jit_compile
-            else self._loss_and_gradients
-        )
-        self.restored_path: str | None = None
-        self._preemption_handler = None
-        self._resumed = False
-        self._iterator_state: tuple = (None, None, -1)
-        self._train_loop = tf.function(self._train_loop_fn)
-        self._eval_loop = tf.function(self._eval_loop_fn)
 
-    # ----------------------------------------------------------------------------- the maths
-    def _loss_and_gradients(self, images, labels):
-        variables = self.model.trainable_variables
-        with tf.GradientTape() as tape:
-            outputs = self.model(images, training=True)
-            per_example = self._per_example_loss(labels, outputs)
-            loss = tf.nn.compute_average_loss(
-                per_example, global_batch_size=self._global_batch_size
-            )
-            if self.model.losses:
-                loss += tf.nn.scale_regularization_loss(tf.add_n(self.model.losses))
-            scaled = self.optimizer.scale_loss(loss)
-        return loss, outputs, tape.gradient(scaled, variables)
+    # ----------------------------------------------------------------------------- accessors
+    @property
+    def manager(self) -> tf.train.CheckpointManager:
+        return self.checkpoints.manager
 
-    def _replica_train_step(self, batch):
-        images, labels = batch
-        # Non-trainable state the forward pass updates (batch-norm moving statistics), so that a
-        # refused step can be undone completely.
-        state = [tf.identity(v) for v in self.model.non_trainable_variables]
-        loss, outputs, grads = self._gradients(images, labels)
-        finite = tf.stack(self._finite_flags(loss, grads))
-        # Every replica must take the same branch, so they agree on "all finite" first. The update
-        # calls merge_call, which cannot sit inside a replica-context cond, so (as Keras's
-        # LossScaleOptimizer does) the cond runs in the cross-replica context.
-        context = tf.distribute.get_replica_context()
-        bad = context.all_reduce("sum", 1 - tf.cast(tf.reduce_all(finite), tf.int32))
-        ok = tf.equal(bad, 0)
-        first_bad = tf.argmin(tf.cast(finite, tf.int32), output_type=tf.int32)
-        context.merge_call(self._apply_or_undo, args=(grads, ok, first_bad, state))
-        # `loss` is this replica's share of the global-batch loss (regularisation included); the
-        # metric averages over replicas, so scale by their number to report the global loss.
-        replicas = self.strategy.num_replicas_in_sync
+    @property
+    def checkpoint_dir(self) -> str:
+        return self.checkpoints.directory
 
-        def update_metrics():
-            self.train_loss.update_state(loss * replicas)
-            for metric in self.train_metrics:
-                metric.update_state(labels, outputs)
+    @property
+    def restored_path(self) -> str | None:
+        return self.checkpoints.restored_path
 
-        tf.cond(ok, update_metrics, lambda: None)
-        return ok
-
-    def _finite_flags(self, loss, grads) -> list:
-        """Whether the loss and each gradient are finite, in the order of
-        :meth:`_checked_names`. Under float16 loss scaling, overflowing gradients are the loss
-        scaler's to handle (it skips the step and lowers the scale), so only the loss is checked."""
-        flags = [tf.reduce_all(tf.math.is_finite(loss))]
-        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
-            return flags
-        return flags + [
-            tf.constant(True) if g is None else tf.reduce_all(tf.math.is_finite(g)) for g in grads
+    def all_train_metrics(self) -> list:
+        total = [self.total_loss] if self.total_loss is not None else []
+        return [
+            *total,
+            *self.loss_metrics.values(),
+            *self.component_metrics.values(),
+            *self.train_metrics,
         ]
 
-    def _checked_names(self) -> list[str]:
-        return ["loss"] + [v.path for v in self.model.trainable_variables]
+    def _step_now(self) -> int:
+        return int(self.step.numpy())
 
-    def _apply_or_undo(self, strategy, grads, ok, first_bad, state):
-        """Cross-replica context: apply every replica's update; or undo the forward pass's state
-        updates, count the step as skipped and (``on_nan="raise"``) remember what was bad."""
-        ok = strategy.experimental_local_results(ok)[0]
-        variables = self.model.trainable_variables
-
-        def apply():
-            strategy.extended.call_for_each_replica(
-                lambda g: self.optimizer.apply_gradients(zip(g, variables, strict=True)),
-                args=(grads,),
-            )
-
-        def undo():
-            saved = strategy.experimental_local_results(state)[0]  # in sync before the step
-            for variable, value in zip(self.model.non_trainable_variables, saved, strict=True):
-                variable.assign(value)
-            self.skipped_steps.assign_add(1)
-            self._first_bad.assign(strategy.experimental_local_results(first_bad)[0])
-
-        tf.cond(ok, apply, undo)
-
-    def _replica_eval_step(self, batch):
-        images, labels = batch
-        outputs = self.model(images, training=False)
-        per_example = self._per_example_loss(labels, outputs)
-        if self.model.losses:  # reported like Keras's evaluate: regularisation included
-            per_example += tf.add_n(self.model.losses)
-        self.eval_loss.update_state(per_example)
-        for metric in self.eval_metrics:
-            metric.update_state(labels, outputs)
-
+    # ----------------------------------------------------------------------------- the loops
     def _train_loop_fn(self, iterator, num_steps):
         for _ in tf.range(num_steps):
-            ok = self.strategy.run(self._replica_train_step, args=(next(iterator),))
+            ok = self.strategy.run(self.runner.run, args=(next(iterator), self.step.read_value()))
             ok = self.strategy.experimental_local_results(ok)[0]  # the same on every replica
             if self.on_nan == "raise" and not ok:
                 break  # the step is not counted; train() raises
             self.step.assign_add(1)
 
+    def _replica_eval_step(self, batch, index):
+        ctx = EvalContext(self.models, self.seed, index, batch)
+        output = self.task.compute_loss(self.models, batch, False, ctx)
+        if output.normalizer is None:
+            count = tf.cast(tf.shape(tf.nest.flatten(batch)[0])[0], tf.float32)
+        else:
+            count = tf.cast(output.normalizer, tf.float32)
+        # a weighted mean over batches and replicas; regularisation counted as Keras's evaluate
+        weight = tf.maximum(count, 1.0)
+        loss = tf.cast(output.total, tf.float32) / weight
+        penalty = regularization_loss(list(self.models.values()))
+        if penalty is not None:
+            loss += tf.cast(penalty, tf.float32)
+        self.eval_loss.update_state(loss, sample_weight=count)
+        for name, value in output.components.items():
+            self.eval_components[name].update_state(
+                tf.cast(value, tf.float32) / weight, sample_weight=count
+            )
+        self.task.update_metrics(self.eval_metrics, batch, output.outputs)
+        return self.task.gather_outputs(batch, output.outputs)
+
     def _eval_loop_fn(self, dataset):
+        index = tf.constant(0, tf.int64)
         for batch in dataset:
-            self.strategy.run(self._replica_eval_step, args=(batch,))
+            self.strategy.run(self._replica_eval_step, args=(batch, index))
+            index += 1
+
+    def _eval_gather_fn(self, batch, index):
+        outputs = self.strategy.run(self._replica_eval_step, args=(batch, index))
+        return {name: self.strategy.gather(value, axis=0) for name, value in outputs.items()}
 
     # ----------------------------------------------------------------------------- checkpoints
     def restore(self) -> int:
-        """Restores the newest readable checkpoint, if any; returns the step it reached.
+        """Restores the newest readable checkpoint, if any (see
+        :meth:`Checkpoints.restore`); returns the step it reached."""
+        self.checkpoints.restore()
+        return self._step_now()
 
-        If the newest checkpoint cannot be read, says so and falls back to the one before it,
-        rather than silently starting from scratch. The chief then moves the unreadable ones to
-        ``checkpoints/unreadable/`` (kept, not deleted) and lists only readable checkpoints in
-        the state file, so nothing later (the preemption handler, ``python -m export``) trips
-        over them; it also removes the staging folders (``ckpt-N_temp``) of interrupted saves.
-        """
-        chief = is_chief(self.strategy)
-        source = self.manager
-        if not chief:
-            source = tf.train.CheckpointManager(
-                self.checkpoint, self._shared_checkpoint_dir, max_to_keep=self._max_to_keep
-            )
-        paths = list(source.checkpoints)
-        if chief:
-            _remove_staging_dirs(self.checkpoint_dir)
-        for index in reversed(range(len(paths))):
-            path = paths[index]
-            try:
-                self.checkpoint.restore(path).assert_existing_objects_matched()
-            except Exception as e:  # noqa: BLE001 - any failure to read means: try the previous one
-                logging.warning(
-                    "checkpoint %s is unreadable (%s); trying the previous one",
-                    path,
-                    describe_error(e),
-                )
-                continue
-            self.restored_path = path
-            if chief and index < len(paths) - 1:
-                self._set_aside(paths[index + 1 :], paths[: index + 1])
-            logging.info("restored %s at step %d", path, int(self.step.numpy()))
-            return int(self.step.numpy())
-        if paths:
-            raise CheckpointError(
-                f"no checkpoint in {self._shared_checkpoint_dir} could be restored into this "
-                "model (the files are damaged, or were written by a differently configured "
-                "model); move the directory away to start from scratch"
-            )
-        return 0
-
-    def _set_aside(self, unreadable: list[str], readable: list[str]) -> None:
-        aside = os.path.join(self.checkpoint_dir, "unreadable")
-        os.makedirs(aside, exist_ok=True)
-        for path in unreadable:
-            for name in tf.io.gfile.glob(path + ".*"):
-                os.replace(name, os.path.join(aside, os.path.basename(name)))
-        state = tf.train.get_checkpoint_state(self.checkpoint_dir)
-        stamps = dict(
-            zip(
-                state.all_model_checkpoint_paths,
-                state.all_model_checkpoint_timestamps,
-                strict=False,
-            )
-        )
-        # the manager only manages entries newer than last_preserved_timestamp: keep the stamps
-        tf.compat.v1.train.update_checkpoint_state(
-            self.checkpoint_dir,
-            readable[-1],
-            all_model_checkpoint_paths=readable,
-            all_model_checkpoint_timestamps=[stamps.get(p, time.time()) for p in readable],
-            last_preserved_timestamp=state.last_preserved_timestamp,
-        )
-        self.manager = tf.train.CheckpointManager(
-            self.checkpoint, self.checkpoint_dir, max_to_keep=self._max_to_keep
-        )
-        logging.warning("moved unreadable checkpoints %s to %s", unreadable, aside)
+    def save(self) -> str:
+        return self.checkpoints.save(self._step_now())
 
     def _check_training_input(self, dataset, total_steps: int, verbose: int) -> int:
         """Validates the training input up front; returns the step to start from."""
@@ -405,7 +342,7 @@ class Trainer:
             start = self.restore()
             if start and verbose:
                 print(f"resumed from {self.restored_path} at step {start}", flush=True)
-        return int(self.step.numpy())
+        return self._step_now()
 
     def _iterator_at(self, dataset: tf.data.Dataset, step: int):
         """An iterator over ``dataset`` positioned after ``step`` batches: the previous call's
@@ -414,9 +351,6 @@ class Trainer:
         if previous is dataset and position == step:
             return iterator
         return iter(self._distribute(dataset.skip(step)))
-
-    def save(self) -> str:
-        return self.manager.save(checkpoint_number=int(self.step.numpy()))
 
     def _distribute(self, dataset: tf.data.Dataset):
         options = tf.data.Options()
@@ -431,57 +365,59 @@ class Trainer:
 
         Args:
             dataset: an infinite dataset of global batches whose order depends only on its seed
-                (as ``classification_pipeline(training=True)`` builds). On resume the first
-                ``step`` batches are skipped, so a resumed run sees exactly the batches an
-                uninterrupted run would have.
+                (as the tasks' ``train_dataset`` builds). On resume the first ``step`` batches
+                are skipped, so a resumed run sees exactly the batches an uninterrupted run
+                would have.
             total_steps: the step to stop at.
             verbose: 1 shows a progress bar, 0 is silent.
 
         Returns:
-            The training loss and metrics averaged over the last logging interval.
+            The training losses and metrics averaged over the last logging interval.
         """
         start = self._check_training_input(dataset, total_steps, verbose)
         if start >= total_steps:
             return {}
-        with self._preemption() as preemption:
+        with self._preemption.listen() as preemption:
             return self._train(dataset, total_steps, start, verbose, preemption)
 
     def _train(self, dataset, total_steps: int, start: int, verbose: int, preemption) -> dict:
         iterator = self._iterator_at(dataset, start)
-        self._first_bad.assign(-1)
-        batch_size = self._global_batch_size
+        self.first_bad.assign(-1)
+        metrics = self.all_train_metrics()
         progbar = keras.utils.Progbar(total_steps, verbose=verbose, unit_name="step")
         results: dict = {}
         step = start
         while step < total_steps:
             next_checkpoint = (step // self.checkpoint_every + 1) * self.checkpoint_every
             num_steps = min(self.steps_per_loop, total_steps - step, next_checkpoint - step)
-            for metric in [self.train_loss, *self.train_metrics]:
+            for metric in metrics:
                 metric.reset_state()
             began = time.perf_counter()
             try:
                 self._train_loop(iterator, tf.constant(num_steps, dtype=tf.int32))
             except tf.errors.OutOfRangeError:
                 raise ValueError(
-                    f"the training dataset ran out after step {int(self.step.numpy())}: it is "
+                    f"the training dataset ran out after step {self._step_now()}: it is "
                     "empty, or does not repeat (training datasets must be infinite)"
                 ) from None
-            if self.on_nan == "raise" and int(self._first_bad.numpy()) >= 0:
-                raise self._non_finite_error()
-            results = self._results(self.train_loss, self.train_metrics)
+            if self.on_nan == "raise" and int(self.first_bad.numpy()) >= 0:
+                raise self.non_finite_error()
+            results = self._results(metrics)
             if self.on_nan == "skip_step":
                 results["skipped_steps"] = int(self.skipped_steps.numpy())
-            step = int(self.step.numpy())
+            step = self._step_now()
             seconds = time.perf_counter() - began
             results["steps_per_second"] = num_steps / max(seconds, 1e-9)
-            if batch_size:
-                results["examples_per_second"] = results["steps_per_second"] * batch_size
+            if self._global_batch_size:
+                results["examples_per_second"] = (
+                    results["steps_per_second"] * self._global_batch_size
+                )
             if self.steps_per_epoch:
                 self.epoch.assign(step // self.steps_per_epoch)
                 results["epoch"] = step // self.steps_per_epoch
             self._write_summaries(self._train_writer, results, step)
             progbar.stateful_metrics.update(results)  # show each interval's values, not means
-            progbar.update(step, [(k, v) for k, v in results.items()], finalize=step == total_steps)
+            progbar.update(step, list(results.items()), finalize=step == total_steps)
             if step % self.checkpoint_every == 0 or step == total_steps:
                 self.save()
             if preemption is not None:  # a SIGTERM anywhere in the cluster: all save, then exit
@@ -489,63 +425,10 @@ class Trainer:
         self._iterator_state = (dataset, iterator, step)
         return results
 
-    @contextlib.contextmanager
-    def _preemption(self):
-        """A ``tf.distribute.experimental.PreemptionCheckpointHandler`` for the loop: on SIGTERM
-        to any worker, every worker saves a checkpoint at the next loop boundary (at most
-        ``steps_per_loop`` steps later) and the process exits with ``PREEMPTED_EXIT_CODE``;
-        re-running the command resumes from it. Works for one process (any local strategy) and
-        under ``MultiWorkerMirroredStrategy`` (the workers agree through the coordination
-        service). SIGTERM's previous handler is put back afterwards."""
-        previous = signal.getsignal(signal.SIGTERM)
-        handler = self._preemption_handler
-        if handler is None:
-            # Made once per Trainer: making one restores the latest checkpoint (as ours already
-            # did) and installs its SIGTERM handler.
-            resolver = getattr(self.strategy, "cluster_resolver", None)
-            if resolver is not None and not resolver.cluster_spec().jobs:
-                resolver = None
-            try:
-                handler = tf.distribute.experimental.PreemptionCheckpointHandler(
-                    resolver,
-                    self.manager,
-                    termination_config=tf.distribute.experimental.TerminationConfig(
-                        exit_fn=self._exit_preempted
-                    ),
-                )
-            except Exception as e:  # noqa: BLE001 - e.g. not the main thread: train without it
-                logging.warning("SIGTERM will not save a checkpoint: %s", describe_error(e))
-                handler = None
-            self._preemption_handler = handler
-        elif hasattr(handler, "_sigterm_handler_fn"):  # a later train(): listen again
-            try:
-                signal.signal(signal.SIGTERM, handler._sigterm_handler_fn)
-            except ValueError:
-                pass
-        try:
-            yield handler
-        finally:
-            if signal.getsignal(signal.SIGTERM) is not previous and previous is not None:
-                try:
-                    signal.signal(signal.SIGTERM, previous)
-                except ValueError:
-                    pass
-
-    def _exit_preempted(self) -> None:
-        if not is_chief(self.strategy):  # this worker's share of the save was scratch
-            shutil.rmtree(os.path.dirname(self.checkpoint_dir), ignore_errors=True)
-        print(
-            f"preempted (SIGTERM): saved {self.manager.latest_checkpoint} at step "
-            f"{int(self.step.numpy())}; re-run the same command to resume",
-            file=sys.stderr,
-            flush=True,
-        )
-        sys.exit(PREEMPTED_EXIT_CODE)
-
-    def _non_finite_error(self) -> NonFiniteError:
-        step = int(self.step.numpy()) + 1  # the refused step was not counted
-        what = self._checked_names()[int(self._first_bad.numpy())]
-        where = self.manager.latest_checkpoint or "no checkpoint yet"
+    def non_finite_error(self) -> NonFiniteError:
+        step = self._step_now() + 1  # the refused step was not counted
+        what = self.runner.checked_name(int(self.first_bad.numpy()))
+        where = self.checkpoints.latest or "no checkpoint yet"
         return NonFiniteError(
             f"training stopped at step {step}: {what} is NaN or infinite (the update was not "
             f"applied; the last good checkpoint is {where}). Check the input data and the "
@@ -553,18 +436,33 @@ class Trainer:
         )
 
     def evaluate(self, dataset: tf.data.Dataset) -> dict:
-        """Loss and metrics over a finite dataset, aggregated across replicas."""
-        for metric in [self.eval_loss, *self.eval_metrics]:
+        """Losses and metrics over a finite dataset, aggregated across replicas; with a task
+        that gathers outputs, also the metrics it computes from them in Python."""
+        metrics = [self.eval_loss, *self.eval_components.values(), *self.eval_metrics]
+        for metric in metrics:
             metric.reset_state()
-        self._eval_loop(self._distribute(dataset))
+        distributed = self._distribute(dataset)
+        gathers = type(self.task).gather_outputs is not Task.gather_outputs
+        gathered: dict[str, list] = {}
+        if gathers:
+            for index, batch in enumerate(distributed):
+                outputs = self._eval_gather(batch, tf.constant(index, tf.int64))
+                for name, value in outputs.items():
+                    gathered.setdefault(name, []).append(np.asarray(value))
+        else:
+            self._eval_loop(distributed)
         if float(self.eval_loss.count.numpy()) == 0:
             raise ValueError("the evaluation dataset is empty: there is nothing to measure")
-        results = self._results(self.eval_loss, self.eval_metrics)
-        self._write_summaries(self._eval_writer, results, int(self.step.numpy()))
+        results = self._results(metrics)
+        if gathers:
+            arrays = {name: np.concatenate(parts) for name, parts in gathered.items()}
+            results.update(self.task.evaluate_gathered(arrays))
+        self._write_summaries(self._eval_writer, results, self._step_now())
         return results
 
     def fit(self, dataset: tf.data.Dataset, total_steps: int, verbose: int = 1) -> dict:
-        """The same training with Keras ``fit``: same model, loss, optimizer and checkpoints."""
+        """The same training driven by Keras ``fit``: the same step (the task's, with the NaN
+        guard), models, optimizers and checkpoints, through :class:`~.fit.TaskModel`."""
         if self.on_nan == "skip_step":
             raise ValueError("on_nan='skip_step' needs the custom loop (Trainer.train)")
         if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
@@ -575,29 +473,27 @@ class Trainer:
         start = self._check_training_input(dataset, total_steps, verbose)
         if start >= total_steps:
             return {}
+        self.first_bad.assign(-1)
         with self.strategy.scope():
-            self.model.compile(
-                optimizer=self.optimizer,
-                loss=self.loss,
-                metrics=self._build_metrics(),
-                jit_compile=self.jit_compile,
-            )
-        history = self.model.fit(
+            model = fit_bridge.TaskModel(self)
+            model.compile(optimizer=self.optimizer, jit_compile=False)
+        history = model.fit(
             dataset.skip(start),
             epochs=1,
             steps_per_epoch=total_steps - start,
-            callbacks=[_NonFiniteLoss(self), _StepCheckpoint(self)],
+            callbacks=[fit_bridge.NonFiniteStop(self), fit_bridge.StepCheckpoint(self)],
             shuffle=False,  # the dataset is already shuffled, by its seed
             verbose=verbose,
         )
-        if int(self.step.numpy()) % self.checkpoint_every:  # else the callback just saved it
+        if self._step_now() % self.checkpoint_every:  # else the callback just saved it
+            fit_bridge.check_finite_weights(self, self._step_now())
             self.save()
         return {k: float(v[-1]) for k, v in history.history.items()}
 
     # ----------------------------------------------------------------------------- helpers
     @staticmethod
-    def _results(loss_metric, metrics) -> dict:
-        results = {"loss": float(loss_metric.result())}
+    def _results(metrics) -> dict:
+        results = {}
         for metric in metrics:
             value = metric.result()
             if isinstance(value, dict):
@@ -612,78 +508,3 @@ class Trainer:
             for name, value in results.items():
                 tf.summary.scalar(name, value)
         writer.flush()
-
-
-def describe_error(error: Exception) -> str:
-    """A short account of an error: a failed restore names its variables (not their values,
-    which TensorFlow prints in full), anything else gives its first line, at most 300
-    characters."""
-    text = str(error).strip()
-    # tf.Variable reprs ("<tf.Variable 'name' shape=(..) ...>") and Keras ones
-    # ("<Variable path=name, shape=(..), ...>")
-    variables = re.findall(r"<(?:tf\.)?Variable (?:path=|')([^,']+)'?,? shape=\(([^)]*)\)", text)
-    if variables:
-        found = re.search(r"Found (\d+) Python objects", text)
-        total = int(found.group(1)) if found else len(variables)
-        shown = ", ".join(f"{name} ({shape})" for name, shape in variables[:3])
-        return (
-            f"{total} variables of the model have no value in the checkpoint (a different "
-            f"model?), e.g. {shown}"
-        )
-    line = text.splitlines()[0] if text else type(error).__name__
-    return line[:300] + ("..." if len(line) > 300 else "")
-
-
-def _remove_staging_dirs(directory: str) -> None:
-    """Deletes ``ckpt-N_temp`` folders: the half-written saves of an interrupted process (a
-    complete save renames its files out of it, and the state file never lists one)."""
-    for path in tf.io.gfile.glob(os.path.join(directory, "*_temp")):
-        if tf.io.gfile.isdir(path):
-            tf.io.gfile.rmtree(path)
-
-
-class _NonFiniteLoss(keras.callbacks.Callback):
-    """Under ``fit``: stop with :class:`NonFiniteError` as soon as a batch's loss is NaN/Inf,
-    before the step is counted or saved (``fit`` has applied that update in memory; the
-    checkpoints are untouched). ``fit`` exposes no gradients, so a non-finite gradient shows up
-    as non-finite weights, which :class:`_StepCheckpoint` refuses to save, and as the next
-    step's loss. ``skip_step`` needs the custom loop."""
-
-    def __init__(self, trainer: Trainer):
-        super().__init__()
-        self._trainer = trainer
-
-    def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not np.isfinite(float(loss)):
-            trainer = self._trainer
-            where = trainer.manager.latest_checkpoint or "no checkpoint yet"
-            raise NonFiniteError(
-                f"training stopped at step {int(trainer.step.numpy()) + 1}: loss is NaN or "
-                f"infinite (the last good checkpoint is {where})"
-            )
-
-
-class _StepCheckpoint(keras.callbacks.Callback):
-    """Keeps ``Trainer.step`` counting under ``fit`` and saves on the same schedule."""
-
-    def __init__(self, trainer: Trainer):
-        super().__init__()
-        self._trainer = trainer
-
-    def on_train_batch_end(self, batch, logs=None):
-        trainer = self._trainer
-        trainer.step.assign_add(1)
-        step = int(trainer.step.numpy())
-        if trainer.steps_per_epoch:
-            trainer.epoch.assign(step // trainer.steps_per_epoch)
-        if step % trainer.checkpoint_every == 0:
-            bad = [v.path for v in trainer.model.weights if not np.all(np.isfinite(v.numpy()))]
-            if bad:
-                where = trainer.manager.latest_checkpoint or "no checkpoint yet"
-                raise NonFiniteError(
-                    f"training stopped at step {step}: weights {bad[0]} (and {len(bad) - 1} "
-                    f"more) became NaN or infinite at or before this step; not saved (the last "
-                    f"good checkpoint is {where})"
-                )
-            trainer.save()

@@ -1,14 +1,20 @@
-"""One file per training paradigm; each supplies a model, a loss and metrics to the Trainer."""
+"""One file per training paradigm, each implementing the Task contract (``base.py``).
 
-from yeehaw_tf.training.tasks.classification import ClassificationTask
-from yeehaw_tf.training.tasks.segmentation import SegmentationTask
+``TASKS`` is the only place where task names appear: everything else (``train.py``, the
+experiment runner, the configuration, export) goes through it.
+"""
 
-TASKS = {"classification": ClassificationTask, "segmentation": SegmentationTask}
-# What ``train.py --task=NAME`` trains when --model, --dataset or --epochs is not given.
-TASK_DEFAULTS = {
-    "classification": {"model": "small_resnet", "dataset": "digits", "epochs": 30},
-    "segmentation": {"model": "unet", "dataset": "shapes", "epochs": 6},
+from yeehaw_tf.training.tasks.base import LossOutput, Task, TaskData, TaskOptions
+from yeehaw_tf.training.tasks.classification import ClassificationOptions, ClassificationTask
+from yeehaw_tf.training.tasks.segmentation import SegmentationOptions, SegmentationTask
+from yeehaw_tf.training.tasks.supervised import SupervisedTask
+
+TASKS: dict[str, type[Task]] = {
+    ClassificationTask.name: ClassificationTask,
+    SegmentationTask.name: SegmentationTask,
 }
+# What ``train.py`` trains without --task.
+DEFAULT_TASK = ClassificationTask.name
 
 
 def task_names() -> list[str]:
@@ -21,16 +27,28 @@ def validate_task_name(name: str) -> str:
     return name
 
 
-def task_from_dict(config: dict):
-    """The task a run record describes (``{"task": name, ...fields}``)."""
-    return TASKS[validate_task_name(config.get("task", "classification"))].from_dict(config)
+def get_task(name: str) -> type[Task]:
+    return TASKS[validate_task_name(name)]
+
+
+def task_from_dict(record: dict) -> Task:
+    """The task a run record describes (``{"task": name, "options": {...}, ...}``)."""
+    return get_task(record.get("task", "")).from_dict(record)
 
 
 __all__ = [
+    "DEFAULT_TASK",
     "TASKS",
-    "TASK_DEFAULTS",
+    "ClassificationOptions",
     "ClassificationTask",
+    "LossOutput",
+    "SegmentationOptions",
     "SegmentationTask",
+    "SupervisedTask",
+    "Task",
+    "TaskData",
+    "TaskOptions",
+    "get_task",
     "task_from_dict",
     "task_names",
     "validate_task_name",

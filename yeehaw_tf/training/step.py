@@ -1,0 +1,309 @@
+"""One training step on one replica: the context a task's ``train_step`` runs in, the NaN
+guard, and the undo of a refused step.
+
+The Trainer calls :meth:`StepRunner.run` inside ``strategy.run`` (the custom loop and the
+``fit`` bridge alike). The task's ``train_step(ctx, batch)`` calls
+``ctx.minimize(optimizer_name, loss_fn, model)`` once per optimizer group it updates; each call
+opens a tape, normalises the loss (its normalizer summed across replicas), adds the models'
+regularisation losses, takes the gradients and applies them -- unless the loss or a gradient is
+non-finite on *any* replica (they agree by an all-reduce, so every replica takes the same
+branch). Once a group is refused, the step's later groups are not applied either, and at the end
+of the step everything the step changed is put back: the forward passes' state (batch-norm
+moving statistics), and, for tasks with their own step, the variables and optimizer slots of the
+groups applied before the refusal. Applying happens in the cross-replica context, as Keras's
+``LossScaleOptimizer`` does: the update calls ``merge_call``, which cannot sit inside a
+replica-context ``cond``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+
+import keras
+import tensorflow as tf
+
+from yeehaw_tf.training.randomness import StepRandomness
+from yeehaw_tf.training.tasks.base import LossOutput
+
+
+class NonFiniteError(RuntimeError):
+    """The loss or a gradient became NaN or infinite; the update was not applied and nothing
+    was saved, so the newest checkpoint is the last good state."""
+
+
+def _as_models(target) -> list:
+    return list(target) if isinstance(target, list | tuple) else [target]
+
+
+def trainable_variables(target) -> list:
+    """The trainable variables of a model, a list of models, or a list of variables."""
+    variables = []
+    for item in _as_models(target):
+        variables.extend(
+            item.trainable_variables if hasattr(item, "trainable_variables") else [item]
+        )
+    return variables
+
+
+def regularization_loss(target) -> tf.Tensor | None:
+    """The sum of the models' ``losses`` (weight penalties, ``add_loss``), or ``None``."""
+    losses = [
+        loss for item in _as_models(target) if isinstance(item, keras.Model) for loss in item.losses
+    ]
+    return tf.add_n(losses) if losses else None
+
+
+def normalize(output: LossOutput, global_batch_size, context) -> LossOutput:
+    """``output`` divided by its normalizer summed over every replica (by default the global
+    batch size): this replica's share of the global loss."""
+    if output.normalizer is None:
+        denominator = global_batch_size
+    else:
+        count = tf.stop_gradient(tf.cast(output.normalizer, tf.float32))
+        denominator = tf.maximum(context.all_reduce("sum", count), 1.0)
+
+    def divide(value):
+        return tf.cast(value, tf.float32) / tf.cast(denominator, tf.float32)
+
+    return LossOutput(
+        total=divide(output.total),
+        components={k: divide(v) for k, v in output.components.items()},
+        outputs=output.outputs,
+        normalizer=denominator,
+    )
+
+
+class StepContext:
+    """What a task's ``train_step`` sees on one replica.
+
+    Attributes:
+        models, optimizers: the task's named models and optimizers.
+        random: :class:`~yeehaw_tf.training.randomness.StepRandomness` for this step.
+        step: the step being taken (int64 scalar tensor; 0 for the first).
+        global_batch_size: the global batch (a scalar tensor).
+        num_replicas, replica: the replica count and this replica's index.
+    """
+
+    def __init__(self, runner: StepRunner, step, batch):
+        context = tf.distribute.get_replica_context()
+        self._runner = runner
+        self._context = context
+        self.models = runner.models
+        self.optimizers = runner.optimizers
+        self.num_replicas = context.num_replicas_in_sync
+        self.replica = context.replica_id_in_sync_group
+        first = tf.nest.flatten(batch)[0]
+        static = first.shape[0]
+        self.global_batch_size = (
+            tf.constant(static * self.num_replicas, tf.float32)
+            if static is not None
+            else context.all_reduce("sum", tf.cast(tf.shape(first)[0], tf.float32))
+        )
+        self.step = tf.cast(step, tf.int64)
+        self.random = StepRandomness(runner.seed, step, self.replica, self.num_replicas)
+        self.ok = tf.constant(True)
+        self.bad_code = tf.constant(-1, tf.int32)
+        self.losses: dict[str, tf.Tensor] = {}
+        self.components: dict[str, tf.Tensor] = {}
+        self._snapshots: list[tuple[list, list]] = []
+        self._metric_updates: list[Callable[[], None]] = []
+
+    def normalize(self, output: LossOutput) -> LossOutput:
+        return normalize(output, self.global_batch_size, self._context)
+
+    def minimize(self, name: str, loss_fn: Callable[[], LossOutput | tf.Tensor], target):
+        """Minimises ``loss_fn()`` (a :class:`LossOutput`, or a summed loss tensor) over the
+        trainable variables of ``target`` (a model, models, or variables) with optimizer
+        ``name``; returns the normalised :class:`LossOutput` (regularisation included in its
+        ``total``). Call it once per group and step (a group minimised twice in a step, e.g. a
+        critic updated ``n`` times, logs its last loss)."""
+        runner = self._runner
+        if name not in self.optimizers:
+            raise ValueError(
+                f"minimize: no optimizer named {name!r}; the task built {sorted(self.optimizers)}"
+            )
+        optimizer = self.optimizers[name]
+        variables = trainable_variables(target)
+
+        def loss_and_gradients():
+            with tf.GradientTape() as tape:
+                raw = loss_fn()
+                if not isinstance(raw, LossOutput):
+                    raw = LossOutput(total=raw)
+                result = self.normalize(raw)
+                loss = result.total
+                penalty = regularization_loss(target)
+                if penalty is not None:
+                    loss += tf.nn.scale_regularization_loss(tf.cast(penalty, tf.float32))
+                scaled = optimizer.scale_loss(loss)
+            return loss, result, tape.gradient(scaled, variables)
+
+        if runner.jit_compile:
+            loss_and_gradients = tf.function(loss_and_gradients, jit_compile=True)
+        loss, result, grads = loss_and_gradients()
+        flags = [tf.reduce_all(tf.math.is_finite(loss))]
+        if not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            # under float16 loss scaling, overflowing gradients are the loss scaler's to handle
+            flags += [
+                tf.constant(True) if g is None else tf.reduce_all(tf.math.is_finite(g))
+                for g in grads
+            ]
+        finite = tf.stack(flags)
+        bad = self._context.all_reduce("sum", 1 - tf.cast(tf.reduce_all(finite), tf.int32))
+        ok_here = tf.equal(bad, 0)
+        code = runner.check_offset(name) + tf.argmin(
+            tf.cast(finite, tf.int32), output_type=tf.int32
+        )
+        self.bad_code = tf.where(
+            tf.logical_and(self.ok, tf.logical_not(ok_here)), code, self.bad_code
+        )
+        self.ok = tf.logical_and(self.ok, ok_here)
+        if runner.snapshot_groups:  # so a later group's refusal can undo this one
+            tracked = [*variables, *optimizer.variables]
+            self._snapshots.append((tracked, [tf.identity(v) for v in tracked]))
+        self._context.merge_call(
+            functools.partial(_apply_if, optimizer, variables), args=(grads, self.ok)
+        )
+        self.losses[name] = loss
+        for key, value in result.components.items():
+            self.components[key] = value
+        return LossOutput(loss, result.components, result.outputs, result.normalizer)
+
+    def update_metrics(self, batch, outputs) -> None:
+        """Updates the task's training metrics with ``outputs``, if the step is applied."""
+        task, metrics = self._runner.task, self._runner.train_metrics
+        self._metric_updates.append(lambda: task.update_metrics(metrics, batch, outputs))
+
+    # ----------------------------------------------------------------------------- Trainer
+    def _finish(self, state_before) -> tf.Tensor:
+        """After the task's step: undo it if refused, update the metrics if not."""
+        runner = self._runner
+        tracked = [variables for variables, _ in self._snapshots]
+        saved = [values for _, values in self._snapshots]
+        self._context.merge_call(
+            functools.partial(runner.undo_if_refused, tracked),
+            args=(self.ok, self.bad_code, state_before, saved),
+        )
+        replicas = self.num_replicas
+
+        def update():
+            # each value is this replica's share of the global loss; the Mean metrics average
+            # over replicas, so scale by their number to report the global value
+            for name, loss in self.losses.items():
+                runner.loss_metrics[name].update_state(loss * replicas)
+            if runner.total_loss is not None and self.losses:
+                runner.total_loss.update_state(tf.add_n(list(self.losses.values())) * replicas)
+            for name, value in self.components.items():
+                if name not in runner.component_metrics:
+                    raise ValueError(
+                        f"task {runner.task.name!r} returned loss component {name!r}, which is "
+                        f"not in its loss_names() {tuple(runner.component_metrics)}"
+                    )
+                runner.component_metrics[name].update_state(value * replicas)
+            for fn in self._metric_updates:
+                fn()
+
+        tf.cond(self.ok, update, lambda: None)
+        return self.ok
+
+
+def _apply_if(optimizer, variables, strategy, grads, ok) -> None:
+    ok = strategy.experimental_local_results(ok)[0]
+
+    def apply():
+        strategy.extended.call_for_each_replica(
+            lambda g: optimizer.apply_gradients(zip(g, variables, strict=True)), args=(grads,)
+        )
+
+    tf.cond(ok, apply, lambda: None)
+
+
+class StepRunner:
+    """Holds what every step needs (the task, its models and optimizers, the metrics, the
+    counters the guard writes) and runs one step on one replica (:meth:`run`)."""
+
+    def __init__(
+        self,
+        *,
+        task,
+        models: Mapping[str, keras.Model],
+        optimizers: Mapping[str, keras.optimizers.Optimizer],
+        seed: int,
+        jit_compile: bool,
+        loss_metrics: Mapping[str, keras.metrics.Metric],
+        total_loss: keras.metrics.Metric | None,
+        component_metrics: Mapping[str, keras.metrics.Metric],
+        train_metrics: list,
+        skipped_steps: tf.Variable,
+        first_bad: tf.Variable,
+    ):
+        self.task = task
+        self.models = dict(models)
+        self.optimizers = dict(optimizers)
+        self.seed = seed
+        self.jit_compile = jit_compile
+        self.loss_metrics = loss_metrics  # optimizer group -> Mean of its loss
+        self.total_loss = total_loss  # with several groups: Mean of their sum
+        self.component_metrics = component_metrics
+        self.train_metrics = train_metrics
+        self.skipped_steps = skipped_steps
+        self.first_bad = first_bad
+        # Only a task with its own step can apply a group and then refuse a later one.
+        self.snapshot_groups = task.has_own_train_step()
+        self._names: list[str] = []
+        self._offsets: dict[str, int] = {}
+        for name, optimizer in self.optimizers.items():
+            self._offsets[name] = len(self._names)
+            label = "loss" if len(self.optimizers) == 1 else f"loss of optimizer {name!r}"
+            self._names.append(label)
+            if not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+                self._names += [v.path for v in task.optimizer_variables(name, self.models)]
+
+    def check_offset(self, name: str) -> int:
+        return self._offsets[name]
+
+    def checked_name(self, code: int) -> str:
+        """What the guard's code ``first_bad`` names: the loss or a variable's gradient."""
+        return self._names[code] if 0 <= code < len(self._names) else f"check {code}"
+
+    def run(self, batch, step) -> tf.Tensor:
+        """One step on this replica; returns whether it was applied (the same everywhere)."""
+        non_trainable = [v for model in self.models.values() for v in model.non_trainable_variables]
+        state_before = [tf.identity(v) for v in non_trainable]
+        ctx = StepContext(self, step, batch)
+        self.task.train_step(ctx, batch)
+        return ctx._finish(state_before)
+
+    def undo_if_refused(self, tracked, strategy, ok, bad_code, state_before, saved) -> None:
+        """Cross-replica context: if the step was refused, put back what it changed, count it
+        as skipped and remember what was bad."""
+        ok = strategy.experimental_local_results(ok)[0]
+        non_trainable = [v for model in self.models.values() for v in model.non_trainable_variables]
+
+        def undo():
+            local = strategy.experimental_local_results
+            for variable, value in zip(non_trainable, local(state_before)[0], strict=True):
+                variable.assign(value)
+            # newest first: a group minimised twice ends at its value before the step
+            for variables, values in reversed(list(zip(tracked, saved, strict=True))):
+                for variable, value in zip(variables, local(values)[0], strict=True):
+                    variable.assign(value)
+            self.skipped_steps.assign_add(1)
+            self.first_bad.assign(local(bad_code)[0])
+
+        tf.cond(ok, lambda: None, undo)
+
+
+class EvalContext:
+    """What :meth:`Task.compute_loss` sees during evaluation: the models and stateless
+    randomness seeded from ``(seed, -1 - batch index)`` (apart from every training step's)."""
+
+    def __init__(self, models: Mapping, seed: int, batch_index, batch):
+        context = tf.distribute.get_replica_context()
+        self.models = models
+        self.num_replicas = context.num_replicas_in_sync
+        self.replica = context.replica_id_in_sync_group
+        self.random = StepRandomness(
+            seed, -1 - tf.cast(batch_index, tf.int64), self.replica, self.num_replicas
+        )
