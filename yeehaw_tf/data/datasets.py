@@ -2,7 +2,8 @@
 
 Built-in datasets (`digits`, `shapes`) are our own TFDS builders and prepare offline. Real
 datasets (`mnist`, `cifar10`, ...) are TFDS's; preparing them downloads, so they are only used
-when asked for by name. Either way the data lands in ``data_dir`` and is read with ``tfds.load``.
+when asked for by name, and a download starts only once its host has answered a short probe.
+Either way the data lands in ``data_dir`` and is read through the dataset's TFDS builder.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from yeehaw_tf.data import downloads
 from yeehaw_tf.data.digits import Digits
 from yeehaw_tf.data.shapes import Shapes
 from yeehaw_tf.data.shapes_scenes import CLASS_NAMES
@@ -55,9 +57,14 @@ def default_data_dir() -> str:
     return os.path.join(cache, "yeehaw_tf", "tensorflow_datasets")
 
 
+def _base_name(name: str) -> str:
+    """``mnist`` of ``mnist``, ``mnist:3.0.1`` or ``shapes/tiny``."""
+    return name.split("/", 1)[0].split(":", 1)[0]
+
+
 def validate_dataset_name(name: str) -> str:
     """Returns ``name`` if it names a known dataset (optionally ``name/config``), else raises."""
-    base = name.split("/", 1)[0].split(":", 1)[0]
+    base = _base_name(name)
     if base not in dataset_names():
         raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(dataset_names())}")
     if base in BUILTIN_DATASETS and "/" in name:
@@ -85,17 +92,9 @@ class ClassificationData:
 
 
 def load_classification(name: str, data_dir: str | None = None) -> ClassificationData:
-    """Prepares (if needed) and loads a classification dataset by name through ``tfds.load``."""
+    """Prepares (if needed) and loads a classification dataset by name (see ``_load_splits``)."""
     validate_dataset_name(name)
-    data_dir = data_dir or default_data_dir()
-    (train, test), info = tfds.load(
-        name,
-        split=["train", "test"],
-        data_dir=data_dir,
-        as_supervised=True,
-        with_info=True,
-        shuffle_files=False,
-    )
+    (train, test), info = _load_splits(name, data_dir or default_data_dir(), as_supervised=True)
     image = info.features["image"]
     label = info.features["label"]
     if not isinstance(label, tfds.features.ClassLabel) or image.shape[-1] is None:
@@ -108,6 +107,53 @@ def load_classification(name: str, data_dir: str | None = None) -> Classificatio
         image_shape=tuple(image.shape),
         num_train=_num_examples(info, "train", train),
         num_test=_num_examples(info, "test", test),
+    )
+
+
+def _load_splits(name: str, data_dir: str, as_supervised: bool = False):
+    """``((train, test), info)`` of ``name`` in ``data_dir``, as ``tfds.load`` gives them, with
+    the preparation made explicit. A built-in dataset is generated (offline) if missing. A real
+    one is read if ``data_dir`` holds it; if not, it is downloaded only once its host has
+    answered a short probe, and otherwise a ``ValueError`` says where from and what to do."""
+    builder = tfds.builder(name, data_dir=data_dir)
+    if _base_name(name) in BUILTIN_DATASETS:
+        builder.download_and_prepare()  # generated offline; a no-op once prepared
+        return _as_splits(builder, as_supervised), builder.info
+    # A real dataset is read if it is there (or if TFDS's `mock_data` stands in for it, in
+    # tests); if it is not, TFDS raises an AssertionError ("could not find data in ...").
+    try:
+        return _as_splits(builder, as_supervised), builder.info
+    except AssertionError:
+        if builder.data_path.exists():
+            raise
+    _require_download_host(name, builder, data_dir)
+    builder.download_and_prepare()
+    return _as_splits(builder, as_supervised), builder.info
+
+
+def _as_splits(builder: tfds.core.DatasetBuilder, as_supervised: bool):
+    return builder.as_dataset(
+        split=["train", "test"], as_supervised=as_supervised, shuffle_files=False
+    )
+
+
+def _require_download_host(name: str, builder: tfds.core.DatasetBuilder, data_dir: str) -> None:
+    """Raises a ``ValueError`` saying where ``name`` would come from and what to do instead
+    unless the first of its download hosts answers a short probe."""
+    urls = downloads.download_urls(builder)
+    if not urls:
+        return  # nothing to probe: leave it to TFDS
+    host, port = downloads.probe_address(urls[0])
+    error = downloads.connection_error(host, port)
+    if error is None:
+        return
+    where = urls[0] if len(urls) == 1 else f"{urls[0]} and {len(urls) - 1} more URL(s)"
+    raise ValueError(
+        f"dataset {name!r} is not prepared in {data_dir} and must be downloaded from {where}, "
+        f"but {host}:{port} cannot be reached ({error}). Either pass --data_dir=DIR with DIR a "
+        f"TFDS data dir that holds {builder.info.full_name} (prepared on a machine with "
+        f"internet, e.g. by `tfds build {name} --data_dir=DIR`), or use a built-in dataset, "
+        f"generated offline: {', '.join(sorted(BUILTIN_DATASETS))}."
     )
 
 
@@ -141,22 +187,16 @@ class SegmentationData:
 
 
 def load_segmentation(name: str, data_dir: str | None = None) -> SegmentationData:
-    """Prepares (if needed) and loads a dataset with semantic masks through ``tfds.load``."""
+    """Prepares (if needed) and loads a dataset with semantic masks (see ``_load_splits``)."""
     validate_dataset_name(name)
-    base = name.split("/", 1)[0].split(":", 1)[0]
+    base = _base_name(name)
     if base not in SEGMENTATION_DATASETS:
         raise ValueError(
             f"dataset {name!r} has no segmentation masks; valid names: "
             f"{', '.join(sorted(SEGMENTATION_DATASETS))}"
         )
     source = SEGMENTATION_DATASETS[base]
-    (train, test), info = tfds.load(
-        name,
-        split=["train", "test"],
-        data_dir=data_dir or default_data_dir(),
-        with_info=True,
-        shuffle_files=False,
-    )
+    (train, test), info = _load_splits(name, data_dir or default_data_dir())
 
     def pair(example):
         mask = tf.cast(example[source.key][..., 0], tf.int64) - source.offset

@@ -506,5 +506,6 @@ class Trainer:
     def _write_summaries(writer, results: dict, step: int) -> None:
         with writer.as_default(step=step):
             for name, value in results.items():
-                tf.summary.scalar(name, value)
+                if isinstance(value, int | float | np.number):  # tasks may return more
+                    tf.summary.scalar(name, value)
         writer.flush()
