@@ -71,7 +71,7 @@ BENCHMARKS = (
     Benchmark(
         "optimizers.py",
         "Optimizers vs Keras",
-        ("--steps", "20", "--repeats", "5"),
+        ("--steps", "20", "--repeats", "7"),
         ("--steps", "2", "--repeats", "1"),
     ),
     Benchmark(
