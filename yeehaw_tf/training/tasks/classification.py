@@ -21,7 +21,7 @@ from yeehaw_tf.metrics import MainOutputAccuracy
 from yeehaw_tf.models.registry import build, classifier_names, get_classifier
 from yeehaw_tf.regularizers import weight_penalty
 from yeehaw_tf.training.tasks.base import TaskData, TaskOptions
-from yeehaw_tf.training.tasks.images import as_arrays, check_splits, statistics
+from yeehaw_tf.training.tasks.images import ImageTask, as_arrays, check_splits, statistics
 from yeehaw_tf.training.tasks.options import (
     check_choice,
     check_fraction,
@@ -29,7 +29,6 @@ from yeehaw_tf.training.tasks.options import (
     chosen_model_options,
     option,
 )
-from yeehaw_tf.training.tasks.supervised import SupervisedTask
 
 LOSSES = ("cross_entropy", "hinge")
 NUM_REPRESENTATIVE = 256
@@ -94,7 +93,7 @@ def model_options(options: ClassificationOptions) -> dict:
     return chosen_model_options(options.model, chosen)
 
 
-class ClassificationTask(SupervisedTask):
+class ClassificationTask(ImageTask):
     """What the Trainer needs for classification: a model, a loss and metrics.
 
     The model takes float pixels in the dataset's units (0..255) of shape ``input_shape``,
@@ -105,21 +104,6 @@ class ClassificationTask(SupervisedTask):
 
     name = "classification"
     Options = ClassificationOptions
-
-    def __init__(
-        self,
-        options: ClassificationOptions,
-        *,
-        num_classes: int,
-        input_shape: tuple[int, int, int],
-        mean: tuple[float, ...],
-        std: tuple[float, ...],
-    ):
-        super().__init__(options)
-        self.num_classes = int(num_classes)
-        self.input_shape = tuple(int(d) for d in input_shape)
-        self.mean = tuple(float(v) for v in mean)
-        self.std = tuple(float(v) for v in std)
 
     # ----------------------------------------------------------------------------- data
     @classmethod
@@ -197,21 +181,3 @@ class ClassificationTask(SupervisedTask):
             ("test accuracy", f"{evaluation.get('accuracy', float('nan')):.4f}"),
             *super().summary_rows(evaluation),
         ]
-
-    def _record(self) -> dict:
-        return {
-            "num_classes": self.num_classes,
-            "input_shape": list(self.input_shape),
-            "mean": list(self.mean),
-            "std": list(self.std),
-        }
-
-    @classmethod
-    def from_dict(cls, record) -> ClassificationTask:
-        return cls(
-            cls.Options.from_dict(record["options"]),
-            num_classes=record["num_classes"],
-            input_shape=tuple(record["input_shape"]),
-            mean=tuple(record["mean"]),
-            std=tuple(record["std"]),
-        )

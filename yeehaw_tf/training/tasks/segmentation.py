@@ -20,14 +20,13 @@ from yeehaw_tf.metrics.segmentation import MeanIoU, PixelAccuracy
 from yeehaw_tf.models.registry import build, get_segmenter, segmenter_names
 from yeehaw_tf.regularizers import weight_penalty
 from yeehaw_tf.training.tasks.base import TaskData, TaskOptions
-from yeehaw_tf.training.tasks.images import as_arrays, check_splits, statistics
+from yeehaw_tf.training.tasks.images import ImageTask, as_arrays, check_splits, statistics
 from yeehaw_tf.training.tasks.options import (
     check_fraction,
     check_image_size,
     chosen_model_options,
     option,
 )
-from yeehaw_tf.training.tasks.supervised import SupervisedTask
 
 NUM_REPRESENTATIVE = 256
 NUM_OVERLAYS = 6
@@ -74,7 +73,7 @@ def model_options(options: SegmentationOptions) -> dict:
     return chosen_model_options(options.model, chosen)
 
 
-class SegmentationTask(SupervisedTask):
+class SegmentationTask(ImageTask):
     """What the Trainer needs for semantic segmentation.
 
     The model takes float pixels (0..255) of shape ``input_shape``, standardises them with the
@@ -84,27 +83,6 @@ class SegmentationTask(SupervisedTask):
 
     name = "segmentation"
     Options = SegmentationOptions
-
-    def __init__(
-        self,
-        options: SegmentationOptions,
-        *,
-        num_classes: int,
-        input_shape: tuple[int, int, int],
-        mean: tuple[float, ...],
-        std: tuple[float, ...],
-        class_names: tuple[str, ...] = (),
-    ):
-        super().__init__(options)
-        self.num_classes = int(num_classes)
-        self.input_shape = tuple(int(d) for d in input_shape)
-        self.mean = tuple(float(v) for v in mean)
-        self.std = tuple(float(v) for v in std)
-        self.class_names = tuple(class_names)
-        if self.class_names and len(self.class_names) != self.num_classes:
-            raise ValueError(
-                f"class_names has {len(self.class_names)} names for {self.num_classes} classes"
-            )
 
     # ----------------------------------------------------------------------------- data
     @classmethod
@@ -208,23 +186,3 @@ class SegmentationTask(SupervisedTask):
                 path, pixels, masks.numpy(), predictions, self.class_names
             )
         }
-
-    def _record(self) -> dict:
-        return {
-            "num_classes": self.num_classes,
-            "input_shape": list(self.input_shape),
-            "mean": list(self.mean),
-            "std": list(self.std),
-            "class_names": list(self.class_names),
-        }
-
-    @classmethod
-    def from_dict(cls, record) -> SegmentationTask:
-        return cls(
-            cls.Options.from_dict(record["options"]),
-            num_classes=record["num_classes"],
-            input_shape=tuple(record["input_shape"]),
-            mean=tuple(record["mean"]),
-            std=tuple(record["std"]),
-            class_names=tuple(record.get("class_names", ())),
-        )
