@@ -40,7 +40,12 @@ from yeehaw_tf.data import (  # noqa: E402
     segmentation_pipeline,
 )
 from yeehaw_tf.training import Trainer  # noqa: E402
-from yeehaw_tf.training.tasks import ClassificationTask, SegmentationTask  # noqa: E402
+from yeehaw_tf.training.tasks import (  # noqa: E402
+    ClassificationOptions,
+    ClassificationTask,
+    SegmentationOptions,
+    SegmentationTask,
+)
 
 TARGET = 0.95  # pipeline / in-memory: the input pipeline must never be the bottleneck
 JOBS = ("classification", "segmentation")
@@ -63,8 +68,13 @@ def _statistics(mean, std) -> tuple[tuple[float, ...], tuple[float, ...]]:
 def _classification(args):
     data = load_classification("digits", args.data_dir)
     mean, std = channel_mean_std(data.train.map(lambda x, y: x))
+    mean, std = _statistics(mean, std)
     task = ClassificationTask(
-        "small_resnet", data.num_classes, data.image_shape, *_statistics(mean, std)
+        ClassificationOptions(model="small_resnet"),
+        num_classes=data.num_classes,
+        input_shape=data.image_shape,
+        mean=mean,
+        std=std,
     )
     pipeline = classification_pipeline(data.train, batch_size=args.batch_size, training=True)
     return task, pipeline, data.num_train
@@ -73,8 +83,14 @@ def _classification(args):
 def _segmentation(args):
     data = load_segmentation("shapes/32x32", args.data_dir)
     mean, std = channel_mean_std(data.train.map(lambda image, mask: image))
+    mean, std = _statistics(mean, std)
     task = SegmentationTask(
-        "unet", len(data.class_names), data.image_shape, *_statistics(mean, std)
+        SegmentationOptions(model="unet"),
+        num_classes=len(data.class_names),
+        input_shape=data.image_shape,
+        mean=mean,
+        std=std,
+        class_names=data.class_names,
     )
     pipeline = segmentation_pipeline(data.train, batch_size=args.batch_size, training=True)
     return task, pipeline, data.num_train
@@ -92,9 +108,7 @@ def _feeds(pipeline: tf.data.Dataset, num_train: int, batch_size: int) -> dict:
 
 def _runner(task, dataset: tf.data.Dataset, steps: int, warmup: int, workdir: str):
     trainer = Trainer(
-        build_model=task.build_model,
-        loss=task.loss(),
-        build_metrics=task.metrics,
+        task,
         build_optimizer=lambda: keras.optimizers.Adam(1e-3),
         workdir=workdir,
         checkpoint_every=10**9,

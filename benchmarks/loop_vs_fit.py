@@ -26,7 +26,7 @@ from reporting import add_markdown_flag, interleaved_medians, markdown_table, pr
 
 from yeehaw_tf.data import channel_mean_std, classification_pipeline, load_classification  # noqa: E402
 from yeehaw_tf.training import Trainer  # noqa: E402
-from yeehaw_tf.training.tasks import ClassificationTask  # noqa: E402
+from yeehaw_tf.training.tasks import ClassificationOptions, ClassificationTask  # noqa: E402
 
 HOW_TO_READ = """\
 Ratios > 1 mean faster than Keras `fit` with its defaults. That baseline pays a Python round
@@ -53,13 +53,17 @@ def main() -> None:
 
     data = load_classification("digits", args.data_dir)
     mean, std = channel_mean_std(data.train.map(lambda x, y: x))
-    task = ClassificationTask("small_resnet", 10, (8, 8, 1), tuple(mean), tuple(std))
+    task = ClassificationTask(
+        ClassificationOptions(model="small_resnet"),
+        num_classes=10,
+        input_shape=(8, 8, 1),
+        mean=tuple(mean),
+        std=tuple(std),
+    )
     dataset = classification_pipeline(data.train, batch_size=args.batch_size, training=True)
 
     trainer = Trainer(
-        build_model=task.build_model,
-        loss=task.loss(),
-        build_metrics=task.metrics,
+        task,
         build_optimizer=lambda: keras.optimizers.Adam(1e-3),
         workdir=tempfile.mkdtemp(),
         checkpoint_every=10**9,

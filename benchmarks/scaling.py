@@ -103,7 +103,7 @@ def _child(args) -> None:
 
     from yeehaw_tf.data import channel_mean_std, classification_pipeline, load_classification
     from yeehaw_tf.training import Trainer
-    from yeehaw_tf.training.tasks import ClassificationTask
+    from yeehaw_tf.training.tasks import ClassificationOptions, ClassificationTask
 
     tfds.disable_progress_bar()
     data = load_classification("digits", args.data_dir)
@@ -112,18 +112,15 @@ def _child(args) -> None:
     for batch_size, norm in _parse_variants(args.variants):
         keras.utils.set_random_seed(0)
         task = ClassificationTask(
-            "small_resnet",
-            data.num_classes,
-            data.image_shape,
-            tuple(mean.tolist()),
-            tuple(np.maximum(std, 1e-3).tolist()),
-            norm=norm,
+            ClassificationOptions(model="small_resnet", norm=norm),
+            num_classes=data.num_classes,
+            input_shape=data.image_shape,
+            mean=tuple(mean.tolist()),
+            std=tuple(np.maximum(std, 1e-3).tolist()),
         )
         steps = max(5, round(args.round_images / batch_size))
         trainer = Trainer(
-            build_model=task.build_model,
-            loss=task.loss(),
-            build_metrics=task.metrics,
+            task,
             build_optimizer=lambda: keras.optimizers.Adam(1e-3),
             workdir=os.path.join(args.workdir, f"{batch_size}_{norm}"),
             strategy=strategy,

@@ -8,7 +8,7 @@ exports, ``config.json`` -- byte-identical (every file is hashed before and afte
 Covered elsewhere, not repeated here:
 
 - SavedModel signature on wrong ``tf.Tensor`` dtypes and shapes:
-  ``tests/export/test_classifier_export.py::test_serving_signature_rejects_wrong_shape_and_dtype``;
+  ``tests/export/test_probabilities_export.py::test_serving_signature_rejects_wrong_shape_and_dtype``;
 - NaN batches under ``on_nan=skip_step`` and under ``fit``:
   ``tests/training/test_trainer.py::test_skip_step_leaves_the_weights_and_counts_the_skip``,
   ``::test_fit_stops_on_non_finite_values_before_saving``;
@@ -45,11 +45,11 @@ import pytest
 import tensorflow as tf
 
 from tests.helpers import REPO, run_cli
-from yeehaw_tf.export import ServingModel, TFLiteModel, export_classifier
+from yeehaw_tf.export import ServingModel, TFLiteModel, export_probabilities
 from yeehaw_tf.models.classification.small_resnet import small_resnet
 from yeehaw_tf.training import TrainConfig, Trainer, export_workdir, run_experiment
-from yeehaw_tf.training import experiment as experiment_module
-from yeehaw_tf.training.tasks import ClassificationTask
+from yeehaw_tf.training.tasks import ClassificationOptions, ClassificationTask
+from yeehaw_tf.training.tasks import classification as classification_module
 from yeehaw_tf.training.trainer import CheckpointError, NonFiniteError
 
 # The smallest run that still writes everything: checkpoints, config.json, SavedModel, TFLite.
@@ -171,7 +171,9 @@ def _batches(images, labels, batch_size: int = 16) -> tf.data.Dataset:
 
 def _trainer(workdir) -> Trainer:
     """The run's loss and metric (SoftmaxCrossEntropy, accuracy) on a narrow small_resnet."""
-    task = ClassificationTask("small_resnet", 3, (8, 8, 1), (0.0,), (1.0,))
+    task = ClassificationTask(
+        ClassificationOptions(), num_classes=3, input_shape=(8, 8, 1), mean=(0.0,), std=(1.0,)
+    )
     return Trainer(
         build_model=lambda: small_resnet(3, (8, 8, 1), widths=(8, 16)),
         loss=task.loss(),
@@ -228,7 +230,7 @@ def test_export_refuses_labels_out_of_range(tmp_path):
     )
     images = np.zeros((4, 8, 8, 1), np.uint8)
     with pytest.raises(ValueError, match=r"labels .*\[0, 10\)"):
-        export_classifier(
+        export_probabilities(
             model,
             str(tmp_path / "export"),
             images=images,
@@ -276,7 +278,9 @@ def test_an_empty_evaluation_dataset_is_refused(tmp_path):
 
 def test_a_batch_larger_than_the_training_split_is_refused_before_anything_is_written(run):
     before = _hashes(run.workdir)
-    config = dataclasses.replace(run, batch_size=2048, train_steps=None, epochs=1)
+    config = dataclasses.replace(
+        run, batch_size=2048, train_steps=None, options=dataclasses.replace(run.options, epochs=1)
+    )
     with pytest.raises(ValueError, match=r"batch_size 2048 is larger than the training split"):
         run_experiment(config, verbose=0)
     _assert_intact(before, run.workdir)
@@ -294,13 +298,13 @@ def test_a_batch_larger_than_the_training_split_is_refused_with_train_steps_too(
 
 @pytest.mark.parametrize("split", ["train", "test"])
 def test_an_empty_split_is_refused_naming_the_dataset_and_split(run, monkeypatch, split):
-    load = experiment_module.load_classification
+    load = classification_module.load_classification
 
     def load_with_an_empty_split(name, data_dir=None):
         data = load(name, data_dir)
         return dataclasses.replace(data, **{split: getattr(data, split).take(0), f"num_{split}": 0})
 
-    monkeypatch.setattr(experiment_module, "load_classification", load_with_an_empty_split)
+    monkeypatch.setattr(classification_module, "load_classification", load_with_an_empty_split)
     before = _hashes(run.workdir)
     with pytest.raises(ValueError) as raised:
         run_experiment(run, verbose=0)
@@ -335,7 +339,11 @@ def test_a_corrupt_dataset_file_is_named_with_how_to_regenerate_it(run, tmp_path
 
 
 def test_a_model_too_large_for_the_images_is_refused_naming_the_minimum_size(run, tmp_path):
-    config = dataclasses.replace(run, workdir=str(tmp_path / "alexnet"), model="alexnet")
+    config = dataclasses.replace(
+        run,
+        workdir=str(tmp_path / "alexnet"),
+        options=dataclasses.replace(run.options, model="alexnet"),
+    )
     with pytest.raises(ValueError, match=r"\(8, 8, 1\) is too small: .* at least 63"):
         run_experiment(config, verbose=0)
     assert not os.path.exists(tmp_path / "alexnet" / "checkpoints")
@@ -370,7 +378,7 @@ def test_an_empty_export_list_is_refused_up_front(options):
 def test_list_flags_that_are_not_integers_are_named(tmp_path):
     result = run_cli("train.py", "--image_size=32,x", f"--workdir={tmp_path / 'w'}")
     assert result.returncode != 0
-    assert "--image_size takes integers, got 32,x" in result.stderr
+    assert "train.py: error: --image_size takes ints, got 32,x" in result.stderr
     assert "Traceback" not in result.stderr
     assert not os.path.exists(tmp_path / "w")
 
@@ -383,6 +391,7 @@ def test_a_missing_workdir_is_created_with_its_parents(run):
     assert os.path.isfile(os.path.join(workdir, "config.json"))
     assert tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")).endswith("ckpt-2")
     assert sorted(os.listdir(os.path.join(workdir, "export"))) == [
+        "metadata.json",
         "model_float32.tflite",
         "report.json",
         "saved_model",
@@ -460,17 +469,19 @@ def test_an_unwritable_workdir_is_refused_up_front_naming_it(tmp_path, data_dir,
 def test_a_different_model_in_the_same_workdir_is_refused(run):
     before = _hashes(run.workdir)
     with pytest.raises(ValueError, match=r"holds a different run \(model: 'small_resnet' -> "):
-        run_experiment(dataclasses.replace(run, model="lenet5"), verbose=0)
+        lenet = dataclasses.replace(run.options, model="lenet5")
+        run_experiment(dataclasses.replace(run, options=lenet), verbose=0)
     _assert_intact(before, run.workdir)
 
 
 def _foreign_checkpoint(directory) -> str:
-    """A checkpoint of another architecture (one dense layer), in ``directory``."""
+    """A checkpoint of another architecture (one dense layer, where the run's is), in
+    ``directory``."""
     model = keras.Sequential(
         [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]
     )
     manager = tf.train.CheckpointManager(
-        tf.train.Checkpoint(model=model, step=tf.Variable(2, dtype=tf.int64)),
+        tf.train.Checkpoint(models={"model": model}, step=tf.Variable(2, dtype=tf.int64)),
         str(directory),
         max_to_keep=3,
     )

@@ -124,7 +124,7 @@ def test_layers_in_training_mode_agree_eagerly_and_compiled():
 
 def test_resize_layer_matches_tf_image_resize_and_keeps_inference_mode(tmp_path):
     from tests.layer_checks import check_layer
-    from yeehaw_tf.training.tasks import ClassificationTask
+    from yeehaw_tf.training.tasks import ClassificationOptions, ClassificationTask
 
     x = np.random.default_rng(0).uniform(0, 255, (2, 8, 8, 3)).astype(np.float32)
     expected = tf.image.resize(x, (13, 5), method="bilinear", antialias=False)
@@ -132,7 +132,11 @@ def test_resize_layer_matches_tf_image_resize_and_keeps_inference_mode(tmp_path)
     check_layer(layers.Resize(13, 5), x, tmp_path)
     # keras.layers.Resizing made the layers after it run in training mode on model(x)
     task = ClassificationTask(
-        "googlenet", 4, (32, 32, 3), (0.0,) * 3, (1.0,) * 3, image_size=(64, 64)
+        ClassificationOptions(model="googlenet", image_size=(64, 64)),
+        num_classes=4,
+        input_shape=(32, 32, 3),
+        mean=(0.0,) * 3,
+        std=(1.0,) * 3,
     )
     model = task.build_model()
     images = np.random.default_rng(1).uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)

@@ -1,4 +1,5 @@
-"""Export parity for every format, checked here independently of the export code's own checks."""
+"""Export parity of a classifier's probabilities in every format, checked here independently of
+the export code's own checks."""
 
 import json
 import os
@@ -13,11 +14,10 @@ from ai_edge_litert.interpreter import Interpreter
 
 from tests.helpers import run_cli
 from yeehaw_tf.data import channel_mean_std, classification_pipeline, load_classification
-from yeehaw_tf.export import QUANTIZATIONS, ExportCheckError, export_classifier
-from yeehaw_tf.export import classifier as classifier_export
+from yeehaw_tf.export import QUANTIZATIONS, ExportCheckError, export_probabilities, spec
 from yeehaw_tf.training import Trainer
 from yeehaw_tf.training.experiment import as_arrays
-from yeehaw_tf.training.tasks import ClassificationTask
+from yeehaw_tf.training.tasks import ClassificationOptions, ClassificationTask
 
 
 @pytest.fixture(scope="module")
@@ -25,20 +25,22 @@ def exported(tmp_path_factory, data_dir):
     """A small classifier trained briefly on digits, exported to every format."""
     data = load_classification("digits", data_dir)
     mean, std = channel_mean_std(data.train.map(lambda x, y: x))
-    task = ClassificationTask("small_resnet", 10, (8, 8, 1), tuple(mean), tuple(std))
+    task = ClassificationTask(
+        ClassificationOptions(model="small_resnet"),
+        num_classes=10,
+        input_shape=(8, 8, 1),
+        mean=tuple(mean),
+        std=tuple(std),
+    )
     workdir = tmp_path_factory.mktemp("run")
     trainer = Trainer(
-        build_model=task.build_model,
-        loss=task.loss(),
-        build_metrics=task.metrics,
-        build_optimizer=lambda: keras.optimizers.Adam(3e-3),
-        workdir=str(workdir),
+        task, build_optimizer=lambda: keras.optimizers.Adam(3e-3), workdir=str(workdir)
     )
     trainer.train(classification_pipeline(data.train, batch_size=64, training=True), 150, verbose=0)
     images, labels = as_arrays(data.test)
     representative, _ = as_arrays(data.train, 128)
     export_dir = str(workdir / "export")
-    report = export_classifier(
+    report = export_probabilities(
         trainer.model,
         export_dir,
         images=images,
@@ -88,6 +90,7 @@ def test_tflite_files_run_in_litert_with_builtin_ops(exported, quantization):
     assert keras_accuracy - accuracy <= 0.01
     row = report["formats"][quantization]
     assert row["max_abs_diff"] == pytest.approx(diff, abs=1e-6)
+    assert row["outputs"]["probabilities"]["max_abs_diff"] == row["max_abs_diff"]
     assert row["accuracy"] == pytest.approx(accuracy)
     assert row["size_bytes"] == os.path.getsize(path)
     if quantization == "int8":
@@ -96,10 +99,14 @@ def test_tflite_files_run_in_litert_with_builtin_ops(exported, quantization):
         assert conv_weights, "full-integer model has no int8 tensors"
 
 
-def test_report_is_written_and_quantized_files_are_smaller(exported):
+def test_report_and_metadata_are_written_and_quantized_files_are_smaller(exported):
     _, export_dir, report, *_ = exported
     with open(os.path.join(export_dir, "report.json")) as f:
         assert json.load(f) == json.loads(json.dumps(report))
+    with open(os.path.join(export_dir, "metadata.json")) as f:
+        metadata = json.load(f)
+    assert metadata["inputs"] == {"images": {"dtype": "uint8", "shape": [None, 8, 8, 1]}}
+    assert metadata["outputs"] == ["classes", "probabilities"]
     sizes = {q: report["formats"][q]["size_bytes"] for q in QUANTIZATIONS}
     assert sizes["float16"] < 0.6 * sizes["float32"]
     assert sizes["int8"] < 0.35 * sizes["float32"] and sizes["dynamic"] < 0.35 * sizes["float32"]
@@ -143,9 +150,9 @@ def test_failed_parity_keeps_the_previous_export(exported, monkeypatch):
     before = {
         name: os.path.getmtime(os.path.join(export_dir, name)) for name in os.listdir(export_dir)
     }
-    monkeypatch.setitem(classifier_export.MAX_ABS_DIFF, "float32", -1.0)
+    monkeypatch.setitem(spec.PROBABILITY_LIMITS, "float32", -1.0)
     with pytest.raises(ExportCheckError, match="float32"):
-        export_classifier(
+        export_probabilities(
             model,
             export_dir,
             images=images,
@@ -172,5 +179,5 @@ def test_bad_arguments_are_named(exported, tmp_path, kwargs, match):
     model, _, _, images, labels, representative = exported
     args = {"images": images[:2], "labels": labels[:2], "representative_images": representative}
     with pytest.raises(ValueError, match=match):
-        export_classifier(model, str(tmp_path / "x"), **{**args, **kwargs})
+        export_probabilities(model, str(tmp_path / "x"), **{**args, **kwargs})
     assert not os.path.exists(tmp_path / "x")

@@ -7,7 +7,7 @@ from yeehaw_tf.layers import StackOutputs
 from yeehaw_tf.losses import AuxiliaryLoss, SoftmaxCrossEntropy
 from yeehaw_tf.metrics import MainOutputAccuracy
 from yeehaw_tf.training import Trainer
-from yeehaw_tf.training.tasks import ClassificationTask
+from yeehaw_tf.training.tasks import ClassificationOptions, ClassificationTask
 
 
 def _log_softmax(z):
@@ -49,14 +49,14 @@ def test_stack_outputs_contract(tmp_path):
 
 def test_googlenet_trains_its_auxiliary_heads_and_exports_without_them(tmp_path):
     task = ClassificationTask(
-        "googlenet", 4, (32, 32, 3), (0.0,) * 3, (1.0,) * 3, image_size=(64, 64), aux_logits=True
+        ClassificationOptions(model="googlenet", image_size=(64, 64), aux_logits=True),
+        num_classes=4,
+        input_shape=(32, 32, 3),
+        mean=(0.0,) * 3,
+        std=(1.0,) * 3,
     )
     trainer = Trainer(
-        build_model=task.build_model,
-        loss=task.loss(),
-        build_metrics=task.metrics,
-        build_optimizer=lambda: keras.optimizers.SGD(0.01),
-        workdir=str(tmp_path),
+        task, build_optimizer=lambda: keras.optimizers.SGD(0.01), workdir=str(tmp_path)
     )
     assert trainer.model.output.shape == (None, 3, 4)  # main + two auxiliary heads
     rng = np.random.default_rng(0)
@@ -68,16 +68,13 @@ def test_googlenet_trains_its_auxiliary_heads_and_exports_without_them(tmp_path)
     trainer.train(data, 2, verbose=0)
     assert not np.allclose(aux_kernel.numpy(), before)  # the auxiliary loss reached it
     inference = task.inference_model(trainer.model)
+    assert task.inference_model(trainer.models).output.shape == (None, 4)
     assert inference.output.shape == (None, 4)
     x = next(iter(data))[0]
     np.testing.assert_allclose(inference(x), trainer.model(x)[:, 0], atol=1e-5)
     # the same maths under Keras fit: one loss on the stacked heads
     fitted = Trainer(
-        build_model=task.build_model,
-        loss=task.loss(),
-        build_metrics=task.metrics,
-        build_optimizer=lambda: keras.optimizers.SGD(0.01),
-        workdir=str(tmp_path / "fit"),
+        task, build_optimizer=lambda: keras.optimizers.SGD(0.01), workdir=str(tmp_path / "fit")
     )
     kernel = fitted.model.get_layer("googlenet").get_layer("aux2_fc1").kernel
     before = kernel.numpy().copy()
@@ -85,4 +82,4 @@ def test_googlenet_trains_its_auxiliary_heads_and_exports_without_them(tmp_path)
     assert np.isfinite(history["loss"]) and 0.0 <= history["accuracy"] <= 1.0
     assert not np.allclose(kernel.numpy(), before)
     with pytest.raises(ValueError, match="does not offer the aux_logits"):
-        ClassificationTask("resnet18", 4, (32, 32, 3), (0.0,) * 3, (1.0,) * 3, aux_logits=True)
+        ClassificationOptions(model="resnet18", aux_logits=True)

@@ -6,7 +6,12 @@ import pytest
 import tensorflow as tf
 
 from tests.models.test_registry import SMALL_SHAPES
-from yeehaw_tf.export import TFLiteModel, convert_saved_model, export_classifier_saved_model
+from yeehaw_tf.export import (
+    TFLiteModel,
+    convert_saved_model,
+    export_saved_model,
+    probabilities_spec,
+)
 from yeehaw_tf.export.tflite import check_builtin_ops
 from yeehaw_tf.models import build, list_models
 
@@ -22,7 +27,10 @@ def test_exports_match_keras_with_builtin_ops(name, tmp_path):
     wrapped = tf.keras.Sequential([tf.keras.layers.Rescaling(1 / 255.0), model])
     wrapped.build((None, *shape))
     path = str(tmp_path / "saved_model")
-    export_classifier_saved_model(wrapped, path, shape)
+    spec = probabilities_spec(
+        wrapped, images=images, labels=np.zeros(3, np.int64), representative_images=images
+    )
+    export_saved_model(spec, path)
     serve = tf.saved_model.load(path).signatures["serving_default"]
     np.testing.assert_allclose(
         serve(images=tf.constant(images))["probabilities"], expected, atol=1e-5

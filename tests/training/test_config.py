@@ -1,6 +1,7 @@
 import pytest
 
 from yeehaw_tf.training import TrainConfig
+from yeehaw_tf.training.config import make_config
 
 
 def test_defaults_are_the_main_job():
@@ -12,6 +13,14 @@ def test_defaults_are_the_main_job():
     )
     assert config.total_steps(1437) == 30 * (1437 // 64)
     assert TrainConfig(workdir="w", train_steps=7).total_steps(1437) == 7
+    assert make_config(workdir="w", train_steps=7).total_steps(1437) == 7
+
+
+def test_flat_values_split_into_common_fields_and_task_options():
+    config = make_config(workdir="w", task="segmentation", model="unet", base_filters=8, epochs=2)
+    assert config.options.base_filters == 8 and config.model == "unet"
+    assert config.dataset == "shapes" and config.total_steps(640) == 2 * (640 // 64)
+    assert make_config(workdir="w", task="segmentation").options.epochs == 6
 
 
 @pytest.mark.parametrize(
@@ -42,9 +51,18 @@ def test_defaults_are_the_main_job():
         ({"lr_schedule": "step", "lr_boundaries": (9, 3)}, "strictly increasing"),
         ({"optimizer": "lion"}, "unknown optimizer"),
         ({"task": "segmentation", "model": "small_resnet"}, "unknown segmentation model .* unet"),
-        ({"task": "segmentation", "model": "unet", "loss": "hinge"}, "classification task only"),
+        (
+            {"task": "segmentation", "model": "unet", "loss": "hinge"},
+            "option 'loss' does not apply to task 'segmentation' \\(it is an option of task "
+            "classification\\)",
+        ),
         ({"task": "segmentation", "model": "fcn8s", "base_filters": 8}, "does not offer"),
-        ({"base_filters": 8}, "base_filters applies to segmentation models only"),
+        (
+            {"base_filters": 8},
+            "option 'base_filters' does not apply to task 'classification' \\(it is an option "
+            "of task segmentation\\)",
+        ),
+        ({"colour": "red"}, "unknown option 'colour'"),
         ({"on_nan": "ignore"}, "on_nan must be one of raise, skip_step"),
         ({"seed": True}, "seed must be an integer"),
         ({"lr_schedule": "exponential", "lr_decay_steps": 0}, "lr_decay_steps must be a positive"),
@@ -53,7 +71,7 @@ def test_defaults_are_the_main_job():
 )
 def test_bad_values_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        TrainConfig(**{"workdir": "w", **kwargs})
+        make_config(**{"workdir": "w", **kwargs})
 
 
 def test_a_batch_larger_than_the_data_is_refused():

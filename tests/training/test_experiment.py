@@ -1,11 +1,11 @@
 """run_experiment in-process: what the summary says when an export misses its limits."""
 
-from yeehaw_tf.export import classifier as classifier_export
+from yeehaw_tf.export import spec
 from yeehaw_tf.training import TrainConfig, format_summary, run_experiment
 
 
 def test_an_export_failure_is_reported_with_the_run_summary(tmp_path, data_dir, monkeypatch):
-    monkeypatch.setitem(classifier_export.MAX_ABS_DIFF, "float32", -1.0)
+    monkeypatch.setitem(spec.PROBABILITY_LIMITS, "float32", -1.0)
     config = TrainConfig(
         workdir=str(tmp_path / "run"),
         data_dir=data_dir,

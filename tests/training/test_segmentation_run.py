@@ -6,7 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from yeehaw_tf.training import TrainConfig, format_summary, run_experiment
+from yeehaw_tf.training import format_summary, run_experiment
+from yeehaw_tf.training.config import make_config
 from yeehaw_tf.training.experiment import export_workdir
 from yeehaw_tf.training.tasks import SegmentationTask, task_from_dict
 
@@ -14,7 +15,7 @@ from yeehaw_tf.training.tasks import SegmentationTask, task_from_dict
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory, data_dir):
     workdir = str(tmp_path_factory.mktemp("seg") / "run")
-    config = TrainConfig(
+    config = make_config(
         workdir=workdir,
         task="segmentation",
         model="unet",
@@ -38,7 +39,8 @@ def test_a_run_reports_mean_iou_writes_overlays_and_exports(finished):
     assert all(row["passed"] and "mean_iou" in row for row in report["formats"].values())
     assert report["formats"]["float32"]["max_abs_diff"] < 1e-4
     text = format_summary(summary)
-    assert "test mean IoU" in text and "overlays" in text and "mIoU" in text
+    assert "test mean IoU" in text and "overlays" in text and "mean_iou" in text
+    assert summary["artifacts"]["overlays"] == os.path.join(workdir, "overlays.png")
 
 
 def test_the_saved_model_serves_per_pixel_classes_from_uint8(finished):
@@ -60,7 +62,7 @@ def test_the_run_record_rebuilds_the_task_and_re_exports(finished):
     workdir, summary = finished
     record = json.load(open(os.path.join(workdir, "config.json")))
     task = task_from_dict(record["task"])
-    assert isinstance(task, SegmentationTask) and task.base_filters == 4
+    assert isinstance(task, SegmentationTask) and task.options.base_filters == 4
     report = export_workdir(workdir, formats=("saved_model",), quantize=())
     assert report["formats"]["saved_model"]["mean_iou"] == pytest.approx(
         summary["export"]["formats"]["saved_model"]["mean_iou"]

@@ -9,7 +9,8 @@ import tensorflow as tf
 from tests.helpers import STEP_ATOL, run_cli
 from yeehaw_tf.models.classification.small_resnet import small_resnet
 from yeehaw_tf.training import Trainer
-from yeehaw_tf.training.trainer import NonFiniteError, _NonFiniteLoss
+from yeehaw_tf.training import fit as fit_bridge
+from yeehaw_tf.training.trainer import NonFiniteError
 
 
 def _data(n=64, seed=0):
@@ -287,15 +288,27 @@ def test_skip_step_leaves_the_weights_and_counts_the_skip(tmp_path, two_replicas
 
 def test_fit_stops_on_non_finite_values_before_saving(tmp_path):
     trainer = _trainer(tmp_path, checkpoint_every=2)
-    # fit sees no gradients: the NaN step's update reaches the weights; they are not saved
-    with pytest.raises(NonFiniteError, match=r"step 4: weights \S+ .*not saved.*ckpt-2"):
+    # fit runs the Trainer's own step: the NaN step is refused (not applied), as in the custom
+    # loop, and the run stops naming it; the last checkpoint stays
+    with pytest.raises(NonFiniteError, match=r"step 4: \S+ is NaN or infinite .*ckpt-2"):
         trainer.fit(_with_nan_batch(3), 8, verbose=0)
+    assert int(trainer.step.numpy()) == 3  # steps 1..3 ran; step 4 was refused
+    assert all(np.all(np.isfinite(w)) for w in _weights(trainer.model))
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-2")
+    # the callback stops after a refused step, naming the guard's first non-finite tensor
     trainer = _trainer(tmp_path / "a")
-    callback = _NonFiniteLoss(trainer)
+    callback = fit_bridge.NonFiniteStop(trainer)
     callback.on_train_batch_end(0, {"loss": 0.5})
+    trainer.first_bad.assign(0)  # the guard's code for the loss
     with pytest.raises(NonFiniteError, match=r"step 1: loss is NaN or infinite"):
         callback.on_train_batch_end(0, {"loss": float("nan")})
+    # weights that became non-finite (float16 loss scaling leaves gradients to the scaler) are
+    # not saved
+    trainer = _trainer(tmp_path / "w", checkpoint_every=2)
+    trainer.model.weights[0].assign(np.full(trainer.model.weights[0].shape, np.nan))
+    with pytest.raises(NonFiniteError, match=r"step 0: weights \S+ .*not saved.*no checkpoint"):
+        fit_bridge.StepCheckpoint(trainer).on_train_batch_end(0, {})
+    assert trainer.checkpoints.latest is None
     with pytest.raises(ValueError, match="skip_step.*custom loop"):
         _trainer(tmp_path / "b", on_nan="skip_step").fit(_batches(), 2, verbose=0)
     with pytest.raises(ValueError, match="on_nan must be one of raise, skip_step"):
