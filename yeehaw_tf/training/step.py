@@ -137,11 +137,14 @@ class StepContext:
                 if penalty is not None:
                     loss += tf.nn.scale_regularization_loss(tf.cast(penalty, tf.float32))
                 scaled = optimizer.scale_loss(loss)
-            return loss, result, tape.gradient(scaled, variables)
+            grads = tape.gradient(scaled, variables)
+            # plain structures, so that an XLA-compiled function can return them
+            return loss, dict(result.components), result.outputs, result.normalizer, grads
 
         if runner.jit_compile:
             loss_and_gradients = tf.function(loss_and_gradients, jit_compile=True)
-        loss, result, grads = loss_and_gradients()
+        loss, components, outputs, normalizer, grads = loss_and_gradients()
+        result = LossOutput(loss, components, outputs, normalizer)
         flags = [tf.reduce_all(tf.math.is_finite(loss))]
         if not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
             # under float16 loss scaling, overflowing gradients are the loss scaler's to handle
@@ -168,7 +171,7 @@ class StepContext:
         self.losses[name] = loss
         for key, value in result.components.items():
             self.components[key] = value
-        return LossOutput(loss, result.components, result.outputs, result.normalizer)
+        return result
 
     def update_metrics(self, batch, outputs) -> None:
         """Updates the task's training metrics with ``outputs``, if the step is applied."""
