@@ -378,7 +378,7 @@ def test_an_empty_export_list_is_refused_up_front(options):
 def test_list_flags_that_are_not_integers_are_named(tmp_path):
     result = run_cli("train.py", "--image_size=32,x", f"--workdir={tmp_path / 'w'}")
     assert result.returncode != 0
-    assert "train.py: error: --image_size takes ints, got 32,x" in result.stderr
+    assert "train.py: error: --image_size takes integers, got 32,x" in result.stderr
     assert "Traceback" not in result.stderr
     assert not os.path.exists(tmp_path / "w")
 

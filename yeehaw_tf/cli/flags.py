@@ -123,7 +123,8 @@ def _convert(name: str, value, kind: type, sequence: bool):
     try:
         return tuple(kind(v) for v in value)
     except ValueError:
-        raise ValueError(f"--{name} takes {kind.__name__}s, got {','.join(value)}") from None
+        what = {int: "integers", float: "numbers"}.get(kind, "values")
+        raise ValueError(f"--{name} takes {what}, got {','.join(value)}") from None
 
 
 def config_from_flags(values: flags.FlagValues):
