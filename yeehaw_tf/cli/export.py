@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import sys
 
-from absl import app, flags, logging
+from absl import app, flags
 
+from yeehaw_tf.cli import start
 from yeehaw_tf.export.exporter import FORMATS
 from yeehaw_tf.export.tflite import QUANTIZATIONS
 
@@ -27,16 +28,10 @@ def define_export_flags() -> None:
 
 
 def main(argv) -> int:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    import tensorflow_datasets as tfds
-
+    start(argv)
     from yeehaw_tf.export.exporter import ExportCheckError
     from yeehaw_tf.training.experiment import export_workdir, format_export_report
 
-    tfds.disable_progress_bar()
-    if not FLAGS["verbosity"].present:  # TF and TFDS log a lot at INFO; --verbosity=0 shows it
-        logging.set_verbosity(logging.WARNING)
     try:
         report = export_workdir(
             FLAGS.workdir,

@@ -5,25 +5,20 @@ from __future__ import annotations
 
 import sys
 
-from absl import app, flags, logging
+from absl import app, flags
 
+from yeehaw_tf.cli import start
 from yeehaw_tf.cli.flags import config_from_flags, define_train_flags
 
 FLAGS = flags.FLAGS
 
 
 def main(argv) -> int:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    import tensorflow_datasets as tfds
-
+    start(argv)
     from yeehaw_tf.training import configure_cpu_devices, format_summary
     from yeehaw_tf.training.experiment import run_experiment
     from yeehaw_tf.training.trainer import CheckpointError, NonFiniteError
 
-    tfds.disable_progress_bar()
-    if not FLAGS["verbosity"].present:  # TF and TFDS log a lot at INFO; --verbosity=0 shows it
-        logging.set_verbosity(logging.WARNING)
     try:
         config = config_from_flags(FLAGS)
         print(f"workdir: {config.workdir}", flush=True)
