@@ -21,17 +21,31 @@ def add_markdown_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def interleaved_medians(runners: dict[str, Callable[[], float]], repeats: int) -> dict[str, float]:
+def interleaved_timings(
+    runners: dict[str, Callable[[], float]], repeats: int
+) -> dict[str, list[float]]:
     """Calls every runner (each returns the seconds it measured) once per round, the rounds
-    interleaved so that slow phases of a shared machine hit all of them alike; returns the
-    median of each runner's measurements."""
+    interleaved so that slow phases of a shared machine hit all of them alike; returns every
+    runner's measurements."""
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
     seconds: dict[str, list[float]] = {name: [] for name in runners}
     for _ in range(repeats):
         for name, run in runners.items():
             seconds[name].append(run())
-    return {name: statistics.median(values) for name, values in seconds.items()}
+    return seconds
+
+
+def interleaved_medians(runners: dict[str, Callable[[], float]], repeats: int) -> dict[str, float]:
+    """The median of each runner's :func:`interleaved_timings`."""
+    timings = interleaved_timings(runners, repeats)
+    return {name: statistics.median(values) for name, values in timings.items()}
+
+
+def spread(values: Sequence[float], fmt: str = "{:.0f}") -> str:
+    """``min / median / max`` of ``values``."""
+    ordered = sorted(values)
+    return " / ".join(fmt.format(v) for v in (ordered[0], statistics.median(ordered), ordered[-1]))
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]], left: int = 1) -> str:

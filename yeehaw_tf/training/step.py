@@ -54,6 +54,33 @@ def regularization_loss(target) -> tf.Tensor | None:
     return tf.add_n(losses) if losses else None
 
 
+def finite_check(loss, grads) -> tuple[tf.Tensor, tf.Tensor]:
+    """``(all finite, index of the first non-finite tensor)`` of ``[loss, *grads]`` (``None``
+    gradients count as finite).
+
+    The common case costs one sum per tensor: if the sum of all their sums is finite, every
+    element is (a NaN or an infinity makes any sum it enters non-finite). Only otherwise -- a
+    non-finite value, or finite values whose sum overflows -- is every tensor checked element by
+    element, which decides exactly and names the first bad one.
+    """
+    tensors = [loss, *grads]
+    present = [t for t in tensors if t is not None]
+    total = tf.add_n([tf.reduce_sum(tf.cast(t, tf.float32)) for t in present])
+
+    def exact():
+        flags = tf.stack(
+            [
+                tf.constant(True) if t is None else tf.reduce_all(tf.math.is_finite(t))
+                for t in tensors
+            ]
+        )
+        return tf.reduce_all(flags), tf.argmin(tf.cast(flags, tf.int32), output_type=tf.int32)
+
+    return tf.cond(
+        tf.math.is_finite(total), lambda: (tf.constant(True), tf.constant(0, tf.int32)), exact
+    )
+
+
 def normalize(output: LossOutput, global_batch_size, context) -> LossOutput:
     """``output`` divided by its normalizer summed over every replica (by default the global
     batch size): this replica's share of the global loss."""
@@ -85,7 +112,7 @@ class StepContext:
         num_replicas, replica: the replica count and this replica's index.
     """
 
-    def __init__(self, runner: StepRunner, step, batch):
+    def __init__(self, runner: StepRunner, step, batch, runner_state=()):
         context = tf.distribute.get_replica_context()
         self._runner = runner
         self._context = context
@@ -106,7 +133,10 @@ class StepContext:
         self.bad_code = tf.constant(-1, tf.int32)
         self.losses: dict[str, tf.Tensor] = {}
         self.components: dict[str, tf.Tensor] = {}
-        self._snapshots: list[tuple[list, list]] = []
+        self._snapshots: dict[str, tuple[list, list]] = {}
+        self._calls: list[str] = []
+        self._state = runner_state
+        self._undone = False
         self._metric_updates: list[Callable[[], None]] = []
 
     def normalize(self, output: LossOutput) -> LossOutput:
@@ -145,29 +175,31 @@ class StepContext:
             loss_and_gradients = tf.function(loss_and_gradients, jit_compile=True)
         loss, components, outputs, normalizer, grads = loss_and_gradients()
         result = LossOutput(loss, components, outputs, normalizer)
-        flags = [tf.reduce_all(tf.math.is_finite(loss))]
-        if not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-            # under float16 loss scaling, overflowing gradients are the loss scaler's to handle
-            flags += [
-                tf.constant(True) if g is None else tf.reduce_all(tf.math.is_finite(g))
-                for g in grads
-            ]
-        finite = tf.stack(flags)
-        bad = self._context.all_reduce("sum", 1 - tf.cast(tf.reduce_all(finite), tf.int32))
+        # under float16 loss scaling, overflowing gradients are the loss scaler's to handle
+        checked = not isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+        finite, first_bad = finite_check(loss, grads if checked else [])
+        bad = self._context.all_reduce("sum", 1 - tf.cast(finite, tf.int32))
         ok_here = tf.equal(bad, 0)
-        code = runner.check_offset(name) + tf.argmin(
-            tf.cast(finite, tf.int32), output_type=tf.int32
-        )
+        code = runner.check_offset(name) + first_bad
         self.bad_code = tf.where(
             tf.logical_and(self.ok, tf.logical_not(ok_here)), code, self.bad_code
         )
         self.ok = tf.logical_and(self.ok, ok_here)
-        if runner.snapshot_groups:  # so a later group's refusal can undo this one
+        self._calls.append(name)
+        if runner.snapshot_groups and name not in self._snapshots:
+            # the group's value before the step, so that a later group's refusal can undo it
+            # (only the first minimize of a group needs one; see _finish for the last group)
             tracked = [*variables, *optimizer.variables]
-            self._snapshots.append((tracked, [tf.identity(v) for v in tracked]))
-        self._context.merge_call(
-            functools.partial(_apply_if, optimizer, variables), args=(grads, self.ok)
-        )
+            self._snapshots[name] = (tracked, [tf.identity(v) for v in tracked])
+        if runner.snapshot_groups:
+            apply = functools.partial(_apply_if, optimizer, variables)
+            self._context.merge_call(apply, args=(grads, self.ok))
+        else:
+            # the default step minimises once: apply, or undo the forward pass's state updates
+            # and count the refusal, in one cond
+            apply = functools.partial(_apply_or_undo, runner, optimizer, variables)
+            self._context.merge_call(apply, args=(grads, self.ok, self.bad_code, self._state))
+            self._undone = True
         self.losses[name] = loss
         for key, value in result.components.items():
             self.components[key] = value
@@ -179,36 +211,61 @@ class StepContext:
         self._metric_updates.append(lambda: task.update_metrics(metrics, batch, outputs))
 
     # ----------------------------------------------------------------------------- Trainer
-    def _finish(self, state_before) -> tf.Tensor:
+    def _finish(self) -> tf.Tensor:
         """After the task's step: undo it if refused, update the metrics if not."""
         runner = self._runner
-        tracked = [variables for variables, _ in self._snapshots]
-        saved = [values for _, values in self._snapshots]
-        self._context.merge_call(
-            functools.partial(runner.undo_if_refused, tracked),
-            args=(self.ok, self.bad_code, state_before, saved),
-        )
+        if not self._undone:
+            # a group first minimised by the step's last call was applied last: nothing after it
+            # can be refused, so its snapshot is not needed (and its reads are pruned)
+            last = self._calls[-1] if self._calls else None
+            needed = [n for n in self._snapshots if n != last or self._calls.count(n) > 1]
+            tracked = [self._snapshots[n][0] for n in needed]
+            saved = [self._snapshots[n][1] for n in needed]
+            self._context.merge_call(
+                functools.partial(runner.undo_if_refused, tracked),
+                args=(self.ok, self.bad_code, self._state, saved),
+            )
         replicas = self.num_replicas
 
-        def update():
-            # each value is this replica's share of the global loss; the Mean metrics average
-            # over replicas, so scale by their number to report the global value
-            for name, loss in self.losses.items():
-                runner.loss_metrics[name].update_state(loss * replicas)
-            if runner.total_loss is not None and self.losses:
-                runner.total_loss.update_state(tf.add_n(list(self.losses.values())) * replicas)
-            for name, value in self.components.items():
-                if name not in runner.component_metrics:
-                    raise ValueError(
-                        f"task {runner.task.name!r} returned loss component {name!r}, which is "
-                        f"not in its loss_names() {tuple(runner.component_metrics)}"
-                    )
-                runner.component_metrics[name].update_state(value * replicas)
-            for fn in self._metric_updates:
-                fn()
+        # Each value is this replica's share of the global loss; the Mean metrics average over
+        # replicas, so scale by their number to report the global value. A refused step adds
+        # weight 0 (and 0, not its NaN), which needs no cond.
+        weight = tf.cast(self.ok, tf.float32)
 
-        tf.cond(self.ok, update, lambda: None)
+        def add(metric, value):
+            value = tf.where(self.ok, tf.cast(value, tf.float32) * replicas, 0.0)
+            metric.update_state(value, sample_weight=weight)
+
+        for name, loss in self.losses.items():
+            add(runner.loss_metrics[name], loss)
+        if runner.total_loss is not None and self.losses:
+            add(runner.total_loss, tf.add_n(list(self.losses.values())))
+        for name, value in self.components.items():
+            if name not in runner.component_metrics:
+                raise ValueError(
+                    f"task {runner.task.name!r} returned loss component {name!r}, which is "
+                    f"not in its loss_names() {tuple(runner.component_metrics)}"
+                )
+            add(runner.component_metrics[name], value)
+        if self._metric_updates:  # the task's own metrics take no weight: update them if applied
+
+            def update():
+                for fn in self._metric_updates:
+                    fn()
+
+            tf.cond(self.ok, update, lambda: None)
         return self.ok
+
+
+def _apply_or_undo(runner, optimizer, variables, strategy, grads, ok, bad_code, state) -> None:
+    ok_first = strategy.experimental_local_results(ok)[0]
+
+    def apply():
+        strategy.extended.call_for_each_replica(
+            lambda g: optimizer.apply_gradients(zip(g, variables, strict=True)), args=(grads,)
+        )
+
+    tf.cond(ok_first, apply, lambda: runner.undo(strategy, bad_code, state, [], []))
 
 
 def _apply_if(optimizer, variables, strategy, grads, ok) -> None:
@@ -274,28 +331,30 @@ class StepRunner:
         """One step on this replica; returns whether it was applied (the same everywhere)."""
         non_trainable = [v for model in self.models.values() for v in model.non_trainable_variables]
         state_before = [tf.identity(v) for v in non_trainable]
-        ctx = StepContext(self, step, batch)
+        ctx = StepContext(self, step, batch, state_before)
         self.task.train_step(ctx, batch)
-        return ctx._finish(state_before)
+        return ctx._finish()
 
     def undo_if_refused(self, tracked, strategy, ok, bad_code, state_before, saved) -> None:
         """Cross-replica context: if the step was refused, put back what it changed, count it
         as skipped and remember what was bad."""
         ok = strategy.experimental_local_results(ok)[0]
+        tf.cond(
+            ok, lambda: None, lambda: self.undo(strategy, bad_code, state_before, tracked, saved)
+        )
+
+    def undo(self, strategy, bad_code, state_before, tracked, saved) -> None:
+        """Cross-replica context: put back the forward passes' state and each group's first
+        snapshot (its value before the step), count the step as skipped, remember the code."""
+        local = strategy.experimental_local_results
         non_trainable = [v for model in self.models.values() for v in model.non_trainable_variables]
-
-        def undo():
-            local = strategy.experimental_local_results
-            for variable, value in zip(non_trainable, local(state_before)[0], strict=True):
+        for variable, value in zip(non_trainable, local(state_before)[0], strict=True):
+            variable.assign(value)
+        for variables, values in zip(tracked, saved, strict=True):
+            for variable, value in zip(variables, local(values)[0], strict=True):
                 variable.assign(value)
-            # newest first: a group minimised twice ends at its value before the step
-            for variables, values in reversed(list(zip(tracked, saved, strict=True))):
-                for variable, value in zip(variables, local(values)[0], strict=True):
-                    variable.assign(value)
-            self.skipped_steps.assign_add(1)
-            self.first_bad.assign(local(bad_code)[0])
-
-        tf.cond(ok, lambda: None, undo)
+        self.skipped_steps.assign_add(1)
+        self.first_bad.assign(local(bad_code)[0])
 
 
 class EvalContext:

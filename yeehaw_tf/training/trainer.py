@@ -261,12 +261,26 @@ class Trainer:
 
     # ----------------------------------------------------------------------------- the loops
     def _train_loop_fn(self, iterator, num_steps):
+        """``num_steps`` steps; returns what Python reads after them (the step, the guard's
+        code, the skip count and every training metric's result) in one transfer, so a call
+        costs one round trip however many metrics there are."""
+        metrics = self.all_train_metrics()
+        for metric in metrics:
+            metric.reset_state()
         for _ in tf.range(num_steps):
             ok = self.strategy.run(self.runner.run, args=(next(iterator), self.step.read_value()))
             ok = self.strategy.experimental_local_results(ok)[0]  # the same on every replica
             if self.on_nan == "raise" and not ok:
                 break  # the step is not counted; train() raises
             self.step.assign_add(1)
+        if self.steps_per_epoch:
+            self.epoch.assign(self.step // self.steps_per_epoch)
+        counters = (
+            self.step.read_value(),
+            self.first_bad.read_value(),
+            self.skipped_steps.read_value(),
+        )
+        return counters, [metric.result() for metric in metrics]
 
     def _replica_eval_step(self, batch, index):
         ctx = EvalContext(self.models, self.seed, index, batch)
@@ -390,22 +404,20 @@ class Trainer:
         while step < total_steps:
             next_checkpoint = (step // self.checkpoint_every + 1) * self.checkpoint_every
             num_steps = min(self.steps_per_loop, total_steps - step, next_checkpoint - step)
-            for metric in metrics:
-                metric.reset_state()
             began = time.perf_counter()
             try:
-                self._train_loop(iterator, tf.constant(num_steps, dtype=tf.int32))
+                counters, values = self._train_loop(iterator, tf.constant(num_steps, tf.int32))
             except tf.errors.OutOfRangeError:
                 raise ValueError(
                     f"the training dataset ran out after step {self._step_now()}: it is "
                     "empty, or does not repeat (training datasets must be infinite)"
                 ) from None
-            if self.on_nan == "raise" and int(self.first_bad.numpy()) >= 0:
+            step, first_bad, skipped = (int(c) for c in counters)
+            if self.on_nan == "raise" and first_bad >= 0:
                 raise self.non_finite_error()
-            results = self._results(metrics)
+            results = self._results(metrics, values)
             if self.on_nan == "skip_step":
-                results["skipped_steps"] = int(self.skipped_steps.numpy())
-            step = self._step_now()
+                results["skipped_steps"] = skipped
             seconds = time.perf_counter() - began
             results["steps_per_second"] = num_steps / max(seconds, 1e-9)
             if self._global_batch_size:
@@ -413,12 +425,12 @@ class Trainer:
                     results["steps_per_second"] * self._global_batch_size
                 )
             if self.steps_per_epoch:
-                self.epoch.assign(step // self.steps_per_epoch)
                 results["epoch"] = step // self.steps_per_epoch
             self._write_summaries(self._train_writer, results, step)
             progbar.stateful_metrics.update(results)  # show each interval's values, not means
             progbar.update(step, list(results.items()), finalize=step == total_steps)
             if step % self.checkpoint_every == 0 or step == total_steps:
+                self._train_writer.flush()  # summaries reach the disk with each checkpoint
                 self.save()
             if preemption is not None:  # a SIGTERM anywhere in the cluster: all save, then exit
                 preemption.save_checkpoint_if_preempted(checkpoint_number=step)
@@ -453,11 +465,12 @@ class Trainer:
             self._eval_loop(distributed)
         if float(self.eval_loss.count.numpy()) == 0:
             raise ValueError("the evaluation dataset is empty: there is nothing to measure")
-        results = self._results(metrics)
+        results = self._results(metrics, [metric.result() for metric in metrics])
         if gathers:
             arrays = {name: np.concatenate(parts) for name, parts in gathered.items()}
             results.update(self.task.evaluate_gathered(arrays))
         self._write_summaries(self._eval_writer, results, self._step_now())
+        self._eval_writer.flush()
         return results
 
     def fit(self, dataset: tf.data.Dataset, total_steps: int, verbose: int = 1) -> dict:
@@ -492,10 +505,11 @@ class Trainer:
 
     # ----------------------------------------------------------------------------- helpers
     @staticmethod
-    def _results(metrics) -> dict:
+    def _results(metrics, values) -> dict:
+        """``{name: float}`` from the metrics' ``result()`` values (a dict result adds its
+        entries)."""
         results = {}
-        for metric in metrics:
-            value = metric.result()
+        for metric, value in zip(metrics, values, strict=True):
             if isinstance(value, dict):
                 results.update({k: float(v) for k, v in value.items()})
             else:
@@ -508,4 +522,3 @@ class Trainer:
             for name, value in results.items():
                 if isinstance(value, int | float | np.number):  # tasks may return more
                     tf.summary.scalar(name, value)
-        writer.flush()
