@@ -26,13 +26,9 @@ import tensorflow as tf
 
 from yeehaw_tf.training import fit as fit_bridge
 from yeehaw_tf.training.checkpointing import CheckpointError, Checkpoints, describe_error
+from yeehaw_tf.training.evaluation import Evaluator
 from yeehaw_tf.training.preemption import PREEMPTED_EXIT_CODE, Preemption
-from yeehaw_tf.training.step import (
-    EvalContext,
-    NonFiniteError,
-    StepRunner,
-    regularization_loss,
-)
+from yeehaw_tf.training.step import NonFiniteError, StepRunner
 from yeehaw_tf.training.strategy import is_chief
 from yeehaw_tf.training.tasks.base import Task
 from yeehaw_tf.training.tasks.supervised import SupervisedTask
@@ -162,8 +158,6 @@ class Trainer:
         self._global_batch_size: int | None = None
         self._iterator_state: tuple = (None, None, -1)
         self._train_loop = tf.function(self._train_loop_fn)
-        self._eval_loop = tf.function(self._eval_loop_fn)
-        self._eval_gather = tf.function(self._eval_gather_fn, reduce_retracing=True)
 
     def _build(self, task: Task, build_optimizer) -> None:
         """Inside the strategy scope: models, optimizers (built), metrics and counters."""
@@ -194,9 +188,7 @@ class Trainer:
         names = tuple(getattr(task, "loss_names", lambda: ())())
         self.component_metrics = {name: keras.metrics.Mean(name=name) for name in names}
         self.train_metrics = task.metrics()
-        self.eval_loss = keras.metrics.Mean(name="loss")
-        self.eval_components = {name: keras.metrics.Mean(name=name) for name in names}
-        self.eval_metrics = task.metrics()
+        self.evaluator = Evaluator(task, self.models, self.strategy, self.seed, names)
         self.step = tf.Variable(
             0,
             dtype=tf.int64,
@@ -281,37 +273,6 @@ class Trainer:
             self.skipped_steps.read_value(),
         )
         return counters, [metric.result() for metric in metrics]
-
-    def _replica_eval_step(self, batch, index):
-        ctx = EvalContext(self.models, self.seed, index, batch)
-        output = self.task.compute_loss(self.models, batch, False, ctx)
-        if output.normalizer is None:
-            count = tf.cast(tf.shape(tf.nest.flatten(batch)[0])[0], tf.float32)
-        else:
-            count = tf.cast(output.normalizer, tf.float32)
-        # a weighted mean over batches and replicas; regularisation counted as Keras's evaluate
-        weight = tf.maximum(count, 1.0)
-        loss = tf.cast(output.total, tf.float32) / weight
-        penalty = regularization_loss(list(self.models.values()))
-        if penalty is not None:
-            loss += tf.cast(penalty, tf.float32)
-        self.eval_loss.update_state(loss, sample_weight=count)
-        for name, value in output.components.items():
-            self.eval_components[name].update_state(
-                tf.cast(value, tf.float32) / weight, sample_weight=count
-            )
-        self.task.update_metrics(self.eval_metrics, batch, output.outputs)
-        return self.task.gather_outputs(batch, output.outputs)
-
-    def _eval_loop_fn(self, dataset):
-        index = tf.constant(0, tf.int64)
-        for batch in dataset:
-            self.strategy.run(self._replica_eval_step, args=(batch, index))
-            index += 1
-
-    def _eval_gather_fn(self, batch, index):
-        outputs = self.strategy.run(self._replica_eval_step, args=(batch, index))
-        return {name: self.strategy.gather(value, axis=0) for name, value in outputs.items()}
 
     # ----------------------------------------------------------------------------- checkpoints
     def restore(self) -> int:
@@ -449,26 +410,10 @@ class Trainer:
 
     def evaluate(self, dataset: tf.data.Dataset) -> dict:
         """Losses and metrics over a finite dataset, aggregated across replicas; with a task
-        that gathers outputs, also the metrics it computes from them in Python."""
-        metrics = [self.eval_loss, *self.eval_components.values(), *self.eval_metrics]
-        for metric in metrics:
-            metric.reset_state()
-        distributed = self._distribute(dataset)
-        gathers = type(self.task).gather_outputs is not Task.gather_outputs
-        gathered: dict[str, list] = {}
-        if gathers:
-            for index, batch in enumerate(distributed):
-                outputs = self._eval_gather(batch, tf.constant(index, tf.int64))
-                for name, value in outputs.items():
-                    gathered.setdefault(name, []).append(np.asarray(value))
-        else:
-            self._eval_loop(distributed)
-        if float(self.eval_loss.count.numpy()) == 0:
-            raise ValueError("the evaluation dataset is empty: there is nothing to measure")
-        results = self._results(metrics, [metric.result() for metric in metrics])
-        if gathers:
-            arrays = {name: np.concatenate(parts) for name, parts in gathered.items()}
-            results.update(self.task.evaluate_gathered(arrays))
+        that gathers outputs, also the metrics it computes from them in Python
+        (:class:`~yeehaw_tf.training.evaluation.Evaluator`)."""
+        metrics, values, extra = self.evaluator.evaluate(self._distribute(dataset))
+        results = {**self._results(metrics, values), **extra}
         self._write_summaries(self._eval_writer, results, self._step_now())
         self._eval_writer.flush()
         return results
