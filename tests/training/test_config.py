@@ -66,7 +66,6 @@ def test_flat_values_split_into_common_fields_and_task_options():
         ({"on_nan": "ignore"}, "on_nan must be one of raise, skip_step"),
         ({"seed": True}, "seed must be an integer"),
         ({"lr_schedule": "exponential", "lr_decay_steps": 0}, "lr_decay_steps must be a positive"),
-        ({"on_nan": "skip_step", "loop": "fit"}, "skip_step needs the custom loop"),
     ],
 )
 def test_bad_values_are_named(kwargs, match):

@@ -309,7 +309,22 @@ def test_fit_stops_on_non_finite_values_before_saving(tmp_path):
     with pytest.raises(NonFiniteError, match=r"step 0: weights \S+ .*not saved.*no checkpoint"):
         fit_bridge.StepCheckpoint(trainer).on_train_batch_end(0, {})
     assert trainer.checkpoints.latest is None
-    with pytest.raises(ValueError, match="skip_step.*custom loop"):
-        _trainer(tmp_path / "b", on_nan="skip_step").fit(_batches(), 2, verbose=0)
     with pytest.raises(ValueError, match="on_nan must be one of raise, skip_step"):
         _trainer(tmp_path / "c", on_nan="ignore")
+
+
+def test_fit_skips_a_nan_step_like_the_custom_loop(tmp_path):
+    """on_nan=skip_step under fit: the refused step is counted and skipped, and training goes
+    on to the same weights as the custom loop's."""
+    custom = _trainer(tmp_path / "custom", on_nan="skip_step", steps_per_loop=1)
+    fitted = _trainer(tmp_path / "fit", on_nan="skip_step")
+    results = {
+        "custom": custom.train(_with_nan_batch(2), 5, verbose=0),
+        "fit": fitted.fit(_with_nan_batch(2), 5, verbose=0),
+    }
+    for trainer, name in ((custom, "custom"), (fitted, "fit")):
+        assert int(trainer.step.numpy()) == 5 and int(trainer.skipped_steps.numpy()) == 1
+        assert results[name]["skipped_steps"] == 1
+    for a, b in zip(_weights(custom.model), _weights(fitted.model), strict=True):
+        assert np.all(np.isfinite(b))
+        np.testing.assert_allclose(a, b, atol=STEP_ATOL)

@@ -131,8 +131,6 @@ class TrainConfig:
         _choice("loop", self.loop, LOOPS)
         _choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
         _choice("on_nan", self.on_nan, ON_NAN)
-        if self.on_nan == "skip_step" and self.loop == "fit":
-            raise ValueError("on_nan=skip_step needs the custom loop (--loop=custom)")
         for name in ("batch_size", "checkpoint_every", "steps_per_loop", "num_cpu_devices"):
             _positive(name, getattr(self, name))
         if self.train_steps is not None:

@@ -30,6 +30,9 @@ class TaskModel(keras.Model):
         self._step = trainer.step
         self._main = trainer.model
         self._train_metrics = trainer.all_train_metrics()
+        # on_nan="skip_step" counts a refused step (as the custom loop does); "raise" does not,
+        # and NonFiniteStop then stops the run
+        self._count_refused = trainer.on_nan == "skip_step"
 
     def call(self, inputs, training=False):
         return self._main(inputs, training=training)
@@ -40,8 +43,7 @@ class TaskModel(keras.Model):
 
     def train_step(self, data):
         ok = self._runner.run(data, self._step.read_value())
-        # a refused step is not counted (on_nan="raise"; the callback then stops the run)
-        self._step.assign_add(tf.cast(ok, tf.int64))
+        self._step.assign_add(1 if self._count_refused else tf.cast(ok, tf.int64))
         return {metric.name: metric.result() for metric in self._train_metrics}
 
 

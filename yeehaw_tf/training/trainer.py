@@ -421,8 +421,6 @@ class Trainer:
     def fit(self, dataset: tf.data.Dataset, total_steps: int, verbose: int = 1) -> dict:
         """The same training driven by Keras ``fit``: the same step (the task's, with the NaN
         guard), models, optimizers and checkpoints, through :class:`~.fit.TaskModel`."""
-        if self.on_nan == "skip_step":
-            raise ValueError("on_nan='skip_step' needs the custom loop (Trainer.train)")
         if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
             raise ValueError(
                 "Keras fit does not work under MultiWorkerMirroredStrategy (keras-team/keras"
@@ -439,14 +437,20 @@ class Trainer:
             dataset.skip(start),
             epochs=1,
             steps_per_epoch=total_steps - start,
-            callbacks=[fit_bridge.NonFiniteStop(self), fit_bridge.StepCheckpoint(self)],
+            callbacks=[
+                *([fit_bridge.NonFiniteStop(self)] if self.on_nan == "raise" else []),
+                fit_bridge.StepCheckpoint(self),
+            ],
             shuffle=False,  # the dataset is already shuffled, by its seed
             verbose=verbose,
         )
         if self._step_now() % self.checkpoint_every:  # else the callback just saved it
             fit_bridge.check_finite_weights(self, self._step_now())
             self.save()
-        return {k: float(v[-1]) for k, v in history.history.items()}
+        results = {k: float(v[-1]) for k, v in history.history.items()}
+        if self.on_nan == "skip_step":
+            results["skipped_steps"] = int(self.skipped_steps.numpy())
+        return results
 
     # ----------------------------------------------------------------------------- helpers
     @staticmethod
