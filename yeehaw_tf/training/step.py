@@ -58,19 +58,29 @@ def finite_check(loss, grads) -> tuple[tf.Tensor, tf.Tensor]:
     """``(all finite, index of the first non-finite tensor)`` of ``[loss, *grads]`` (``None``
     gradients count as finite).
 
-    The common case costs one sum per tensor: if the sum of all their sums is finite, every
+    The common case costs a few ops whatever the number of tensors: tensors of one shape are
+    added element-wise (one ``AddN``), each such sum is summed, and if the total is finite every
     element is (a NaN or an infinity makes any sum it enters non-finite). Only otherwise -- a
     non-finite value, or finite values whose sum overflows -- is every tensor checked element by
     element, which decides exactly and names the first bad one.
     """
     tensors = [loss, *grads]
-    present = [t for t in tensors if t is not None]
-    total = tf.add_n([tf.reduce_sum(tf.cast(t, tf.float32)) for t in present])
+    by_shape: dict[tuple, list] = {}
+    for i, t in enumerate(tensors):
+        if t is not None:
+            t = tf.cast(_dense(t), tf.float32)
+            key = tuple(t.shape) if t.shape.is_fully_defined() else i  # unknown: on its own
+            by_shape.setdefault(key, []).append(t)
+    sums = [
+        tf.reduce_sum(group[0] if len(group) == 1 else tf.add_n(group))
+        for group in by_shape.values()
+    ]
+    total = sums[0] if len(sums) == 1 else tf.add_n(sums)
 
     def exact():
         flags = tf.stack(
             [
-                tf.constant(True) if t is None else tf.reduce_all(tf.math.is_finite(t))
+                tf.constant(True) if t is None else tf.reduce_all(tf.math.is_finite(_dense(t)))
                 for t in tensors
             ]
         )
@@ -79,6 +89,10 @@ def finite_check(loss, grads) -> tuple[tf.Tensor, tf.Tensor]:
     return tf.cond(
         tf.math.is_finite(total), lambda: (tf.constant(True), tf.constant(0, tf.int32)), exact
     )
+
+
+def _dense(t):
+    return t.values if isinstance(t, tf.IndexedSlices) else t
 
 
 def normalize(output: LossOutput, global_batch_size, context) -> LossOutput:
@@ -136,8 +150,8 @@ class StepContext:
         self._snapshots: dict[str, tuple[list, list]] = {}
         self._calls: list[str] = []
         self._state = runner_state
-        self._undone = False
-        self._metric_updates: list[Callable[[], None]] = []
+        self._pending = None  # the default step's (optimizer, variables, gradients)
+        self._metric_inputs: list = []
 
     def normalize(self, output: LossOutput) -> LossOutput:
         return normalize(output, self.global_batch_size, self._context)
@@ -186,20 +200,20 @@ class StepContext:
         )
         self.ok = tf.logical_and(self.ok, ok_here)
         self._calls.append(name)
-        if runner.snapshot_groups and name not in self._snapshots:
-            # the group's value before the step, so that a later group's refusal can undo it
-            # (only the first minimize of a group needs one; see _finish for the last group)
-            tracked = [*variables, *optimizer.variables]
-            self._snapshots[name] = (tracked, [tf.identity(v) for v in tracked])
         if runner.snapshot_groups:
+            if name not in self._snapshots:
+                # the group's value before the step, so that a later group's refusal can undo
+                # it (only the first minimize of a group needs one; see _finish for the last)
+                tracked = [*variables, *optimizer.variables]
+                self._snapshots[name] = (tracked, [tf.identity(v) for v in tracked])
+            # applied now: the step's later groups see the update (a critic step, then the
+            # generator's through the updated critic)
             apply = functools.partial(_apply_if, optimizer, variables)
             self._context.merge_call(apply, args=(grads, self.ok))
         else:
-            # the default step minimises once: apply, or undo the forward pass's state updates
-            # and count the refusal, in one cond
-            apply = functools.partial(_apply_or_undo, runner, optimizer, variables)
-            self._context.merge_call(apply, args=(grads, self.ok, self.bad_code, self._state))
-            self._undone = True
+            # the default step minimises once: its update waits for _finish, which applies it
+            # and updates the metrics, or undoes the forward pass, in one cond
+            self._pending = (optimizer, variables, grads)
         self.losses[name] = loss
         for key, value in result.components.items():
             self.components[key] = value
@@ -207,65 +221,32 @@ class StepContext:
 
     def update_metrics(self, batch, outputs) -> None:
         """Updates the task's training metrics with ``outputs``, if the step is applied."""
-        task, metrics = self._runner.task, self._runner.train_metrics
-        self._metric_updates.append(lambda: task.update_metrics(metrics, batch, outputs))
+        self._metric_inputs.append((batch, outputs))
 
     # ----------------------------------------------------------------------------- Trainer
     def _finish(self) -> tf.Tensor:
-        """After the task's step: undo it if refused, update the metrics if not."""
+        """After the task's step, in one cross-replica cond: if it was applied, apply the
+        default step's pending update and update the metrics; if refused, undo it."""
         runner = self._runner
-        if not self._undone:
-            # a group first minimised by the step's last call was applied last: nothing after it
-            # can be refused, so its snapshot is not needed (and its reads are pruned)
-            last = self._calls[-1] if self._calls else None
-            needed = [n for n in self._snapshots if n != last or self._calls.count(n) > 1]
-            tracked = [self._snapshots[n][0] for n in needed]
-            saved = [self._snapshots[n][1] for n in needed]
-            self._context.merge_call(
-                functools.partial(runner.undo_if_refused, tracked),
-                args=(self.ok, self.bad_code, self._state, saved),
-            )
-        replicas = self.num_replicas
-
-        # Each value is this replica's share of the global loss; the Mean metrics average over
-        # replicas, so scale by their number to report the global value. A refused step adds
-        # weight 0 (and 0, not its NaN), which needs no cond.
-        weight = tf.cast(self.ok, tf.float32)
-
-        def add(metric, value):
-            value = tf.where(self.ok, tf.cast(value, tf.float32) * replicas, 0.0)
-            metric.update_state(value, sample_weight=weight)
-
-        for name, loss in self.losses.items():
-            add(runner.loss_metrics[name], loss)
-        if runner.total_loss is not None and self.losses:
-            add(runner.total_loss, tf.add_n(list(self.losses.values())))
-        for name, value in self.components.items():
+        for name in self.components:
             if name not in runner.component_metrics:
                 raise ValueError(
                     f"task {runner.task.name!r} returned loss component {name!r}, which is "
                     f"not in its loss_names() {tuple(runner.component_metrics)}"
                 )
-            add(runner.component_metrics[name], value)
-        if self._metric_updates:  # the task's own metrics take no weight: update them if applied
-
-            def update():
-                for fn in self._metric_updates:
-                    fn()
-
-            tf.cond(self.ok, update, lambda: None)
-        return self.ok
-
-
-def _apply_or_undo(runner, optimizer, variables, strategy, grads, ok, bad_code, state) -> None:
-    ok_first = strategy.experimental_local_results(ok)[0]
-
-    def apply():
-        strategy.extended.call_for_each_replica(
-            lambda g: optimizer.apply_gradients(zip(g, variables, strict=True)), args=(grads,)
+        # a group first minimised by the step's last call was applied last: nothing after it
+        # can be refused, so its snapshot is not needed (and its reads are pruned)
+        last = self._calls[-1] if self._calls else None
+        needed = [n for n in self._snapshots if n != last or self._calls.count(n) > 1]
+        tracked = [self._snapshots[n][0] for n in needed]
+        saved = [self._snapshots[n][1] for n in needed]
+        optimizer, variables, grads = self._pending or (None, None, [])
+        values = (dict(self.losses), dict(self.components), list(self._metric_inputs))
+        self._context.merge_call(
+            functools.partial(runner.finish, optimizer, variables, tracked, self.num_replicas),
+            args=(self.ok, self.bad_code, self._state, saved, grads, values),
         )
-
-    tf.cond(ok_first, apply, lambda: runner.undo(strategy, bad_code, state, [], []))
+        return self.ok
 
 
 def _apply_if(optimizer, variables, strategy, grads, ok) -> None:
@@ -335,13 +316,37 @@ class StepRunner:
         self.task.train_step(ctx, batch)
         return ctx._finish()
 
-    def undo_if_refused(self, tracked, strategy, ok, bad_code, state_before, saved) -> None:
-        """Cross-replica context: if the step was refused, put back what it changed, count it
-        as skipped and remember what was bad."""
+    def finish(
+        self, optimizer, variables, tracked, replicas, strategy, ok, bad_code, state, saved,
+        grads, values,
+    ) -> None:
+        """Cross-replica context, at the end of a step: if it was applied, apply the pending
+        update (the default step's; ``optimizer`` is ``None`` otherwise) and update the
+        metrics on every replica; if refused, :meth:`undo` it."""
+
+        def applied_on_replica(grads, values):
+            if optimizer is not None:
+                optimizer.apply_gradients(zip(grads, variables, strict=True))
+            self.update_metrics(replicas, *values)
+
+        def applied():
+            strategy.extended.call_for_each_replica(applied_on_replica, args=(grads, values))
+
         ok = strategy.experimental_local_results(ok)[0]
-        tf.cond(
-            ok, lambda: None, lambda: self.undo(strategy, bad_code, state_before, tracked, saved)
-        )
+        tf.cond(ok, applied, lambda: self.undo(strategy, bad_code, state, tracked, saved))
+
+    def update_metrics(self, replicas, losses, components, metric_inputs) -> None:
+        """Replica context, for an applied step: each loss is this replica's share of the
+        global loss and the Mean metrics average over replicas, so each is scaled by the
+        number of replicas to report the global value."""
+        for name, loss in losses.items():
+            self.loss_metrics[name].update_state(loss * replicas)
+        if self.total_loss is not None and losses:
+            self.total_loss.update_state(tf.add_n(list(losses.values())) * replicas)
+        for name, value in components.items():
+            self.component_metrics[name].update_state(tf.cast(value, tf.float32) * replicas)
+        for batch, outputs in metric_inputs:
+            self.task.update_metrics(self.train_metrics, batch, outputs)
 
     def undo(self, strategy, bad_code, state_before, tracked, saved) -> None:
         """Cross-replica context: put back the forward passes' state and each group's first
