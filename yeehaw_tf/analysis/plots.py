@@ -354,3 +354,51 @@ def draw_detections(
         with atomic_file(path, suffix=".png") as tmp:
             Image.fromarray(out).save(tmp, format="PNG")
     return out
+
+
+
+def plot_detections(
+    path: str,
+    images: np.ndarray,
+    ground_truth: list,
+    detections: list,
+    class_names: tuple[str, ...] = (),
+    min_score: float = 0.3,
+) -> str:
+    """A grid of test images, each enlarged to about 256 pixels, with its detections scoring at
+    least ``min_score`` drawn by :func:`draw_detections` and its ground-truth boxes dashed.
+    ``ground_truth`` / ``detections``: per image ``{"boxes": xyxy pixels, "classes"[,
+    "scores"]}``. Writes a PNG (atomically) and returns ``path``."""
+    images = np.asarray(images)
+    if images.ndim != 4 or len(ground_truth) != len(images) or len(detections) != len(images):
+        raise ValueError(
+            "plot_detections: images must be [N, H, W, C] with one ground-truth and one "
+            f"detection entry each; got {images.shape}, {len(ground_truth)}, {len(detections)}"
+        )
+    import matplotlib.patches as mpatches
+
+    zoom = max(1, 256 // max(images.shape[1:3]))
+    cols = min(len(images), 3)
+    rows = -(-len(images) // cols)
+    plt, fig, axes = _figure(rows, cols, (3.2 * cols, 3.2 * rows))
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for i, image in enumerate(images):
+        found = detections[i]
+        big = np.repeat(np.repeat(image, zoom, axis=0), zoom, axis=1)
+        drawn = draw_detections(
+            big,
+            np.asarray(found["boxes"], np.float32).reshape(-1, 4) * zoom,
+            np.asarray(found["classes"]),
+            np.asarray(found["scores"]),
+            class_names=tuple(class_names) or None,
+            score_threshold=min_score,
+        )
+        ax = axes[i // cols, i % cols]
+        ax.imshow(drawn)
+        for x1, y1, x2, y2 in np.asarray(ground_truth[i]["boxes"]).reshape(-1, 4) * zoom:
+            ax.add_patch(
+                mpatches.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, ls="--", ec="white")
+            )
+    fig.tight_layout()
+    return _save(plt, fig, path)

@@ -27,6 +27,8 @@ BUILTIN_DATASETS: dict[str, type[tfds.core.GeneratorBasedBuilder]] = {
 }
 # Real datasets known to work with the classification pipeline (image + integer label).
 REAL_CLASSIFICATION_DATASETS = ("mnist", "fashion_mnist", "kmnist", "cifar10", "cifar100")
+# Real datasets known to work with the detection pipeline (image + objects/bbox, objects/label).
+REAL_DETECTION_DATASETS = ("voc", "coco")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +49,11 @@ SEGMENTATION_DATASETS = {
 
 
 def dataset_names() -> list[str]:
-    real = set(REAL_CLASSIFICATION_DATASETS) | set(SEGMENTATION_DATASETS)
+    real = (
+        set(REAL_CLASSIFICATION_DATASETS)
+        | set(SEGMENTATION_DATASETS)
+        | set(REAL_DETECTION_DATASETS)
+    )
     return sorted(BUILTIN_DATASETS) + sorted(real - set(BUILTIN_DATASETS))
 
 
@@ -92,9 +98,9 @@ class ClassificationData:
 
 
 def load_classification(name: str, data_dir: str | None = None) -> ClassificationData:
-    """Prepares (if needed) and loads a classification dataset by name (see ``_load_splits``)."""
+    """Prepares (if needed) and loads a classification dataset by name (see ``load_splits``)."""
     validate_dataset_name(name)
-    (train, test), info = _load_splits(name, data_dir or default_data_dir(), as_supervised=True)
+    (train, test), info = load_splits(name, data_dir or default_data_dir(), as_supervised=True)
     image = info.features["image"]
     label = info.features["label"]
     if not isinstance(label, tfds.features.ClassLabel) or image.shape[-1] is None:
@@ -105,12 +111,12 @@ def load_classification(name: str, data_dir: str | None = None) -> Classificatio
         test=test,
         num_classes=label.num_classes,
         image_shape=tuple(image.shape),
-        num_train=_num_examples(info, "train", train),
-        num_test=_num_examples(info, "test", test),
+        num_train=num_examples(info, "train", train),
+        num_test=num_examples(info, "test", test),
     )
 
 
-def _load_splits(name: str, data_dir: str, as_supervised: bool = False):
+def load_splits(name: str, data_dir: str, as_supervised: bool = False):
     """``((train, test), info)`` of ``name`` in ``data_dir``, as ``tfds.load`` gives them, with
     the preparation made explicit. A built-in dataset is generated (offline) if missing. A real
     one is read if ``data_dir`` holds it; if not, it is downloaded only once its host has
@@ -157,7 +163,7 @@ def _require_download_host(name: str, builder: tfds.core.DatasetBuilder, data_di
     )
 
 
-def _num_examples(info: tfds.core.DatasetInfo, split: str, dataset: tf.data.Dataset) -> int:
+def num_examples(info: tfds.core.DatasetInfo, split: str, dataset: tf.data.Dataset) -> int:
     """The split's size from the dataset's metadata, else from the dataset's known cardinality
     (TFDS's mock data, used in tests, has no split metadata)."""
     if split in info.splits:
@@ -187,7 +193,7 @@ class SegmentationData:
 
 
 def load_segmentation(name: str, data_dir: str | None = None) -> SegmentationData:
-    """Prepares (if needed) and loads a dataset with semantic masks (see ``_load_splits``)."""
+    """Prepares (if needed) and loads a dataset with semantic masks (see ``load_splits``)."""
     validate_dataset_name(name)
     base = _base_name(name)
     if base not in SEGMENTATION_DATASETS:
@@ -196,7 +202,7 @@ def load_segmentation(name: str, data_dir: str | None = None) -> SegmentationDat
             f"{', '.join(sorted(SEGMENTATION_DATASETS))}"
         )
     source = SEGMENTATION_DATASETS[base]
-    (train, test), info = _load_splits(name, data_dir or default_data_dir())
+    (train, test), info = load_splits(name, data_dir or default_data_dir())
 
     def pair(example):
         mask = tf.cast(example[source.key][..., 0], tf.int64) - source.offset
@@ -208,6 +214,6 @@ def load_segmentation(name: str, data_dir: str | None = None) -> SegmentationDat
         test=test.map(pair),
         class_names=source.class_names,
         image_shape=tuple(info.features["image"].shape),
-        num_train=_num_examples(info, "train", train),
-        num_test=_num_examples(info, "test", test),
+        num_train=num_examples(info, "train", train),
+        num_test=num_examples(info, "test", test),
     )

@@ -14,7 +14,7 @@ Conversions use ``tf.lite.TFLiteConverter.from_saved_model`` with builtin ops on
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -29,11 +29,14 @@ def convert_saved_model(
     saved_model_dir: str,
     quantization: str = "float32",
     representative: Mapping[str, np.ndarray] | np.ndarray | None = None,
+    int8_float_ops: Sequence[str] = (),
 ) -> bytes:
     """Converts the ``serving_default`` signature of a SavedModel to a TFLite flatbuffer.
 
     ``representative``: calibration inputs for int8, by input name (an array alone is the
-    ``images`` input), one example at a time along axis 0.
+    ``images`` input), one example at a time along axis 0. ``int8_float_ops``: TFLite op types
+    (``"EXP"``, ``"LOGISTIC"``, ...) the int8 file keeps in float32 (selective quantization
+    through ``tf.lite.experimental.QuantizationDebugger``).
     """
     if quantization not in QUANTIZATIONS:
         raise ValueError(
@@ -61,10 +64,24 @@ def convert_saved_model(
 
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = examples
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        # int8 kernels wherever they exist; ops without one (a detector's NMS and top-k) stay
+        # float32 builtins -- still no custom or Select TF op
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+            tf.lite.OpsSet.TFLITE_BUILTINS,
+        ]
     with warnings.catch_warnings():
         # int8 calibration runs TF's own (deprecated) interpreter internally; not our call.
         warnings.filterwarnings("ignore", message=r".*tf\.lite\.Interpreter is deprecated")
+        if quantization == "int8" and int8_float_ops:
+            debugger = tf.lite.experimental.QuantizationDebugger(
+                converter=converter,
+                debug_dataset=lambda: ([v for v in e.values()] for e in examples()),
+                debug_options=tf.lite.experimental.QuantizationDebugOptions(
+                    denylisted_ops=list(int8_float_ops)
+                ),
+            )
+            return debugger.get_nondebug_quantized_model()
         return converter.convert()
 
 
@@ -72,12 +89,28 @@ class TFLiteModel:
     """A TFLite flatbuffer loaded in LiteRT's interpreter, called like the SavedModel signature."""
 
     def __init__(self, model_content: bytes):
+        self._content = bytes(model_content)
         self._interpreter = Interpreter(model_content=model_content)
         self._runner = self._interpreter.get_signature_runner(SERVING_KEY)
 
     def op_names(self) -> list[str]:
-        """Names of the ops in the graph (builtin names; Select-TF ops start with ``Flex``)."""
-        return sorted({op["op_name"] for op in self._interpreter._get_ops_details()})
+        """Names of the ops of every subgraph (a ``WHILE``'s body included), read from the
+        flatbuffer's operator codes: builtin names; Select-TF ops start with ``Flex``, other custom
+        ops are ``CUSTOM:<name>``."""
+        from tensorflow.lite.python import schema_py_generated as schema
+
+        names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+        model = schema.Model.GetRootAs(self._content, 0)
+        found = set()
+        for i in range(model.OperatorCodesLength()):
+            code = model.OperatorCodes(i)
+            builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+            if builtin == schema.BuiltinOperator.CUSTOM:
+                custom = code.CustomCode().decode()
+                found.add(custom if custom.startswith("Flex") else f"CUSTOM:{custom}")
+            else:
+                found.add(names.get(builtin, f"BUILTIN_{builtin}"))
+        return sorted(found)
 
     def __call__(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
         """Runs the signature. Each input must have the signature's dtype and shape (``-1`` in
@@ -107,7 +140,7 @@ class TFLiteModel:
 def check_builtin_ops(model: TFLiteModel, name: str) -> list[str]:
     """Returns the op names, raising if any is not a builtin TFLite op."""
     ops = model.op_names()
-    custom = [op for op in ops if op.startswith("Flex") or op == "CUSTOM"]
+    custom = [op for op in ops if op.startswith(("Flex", "CUSTOM"))]
     if custom:
         raise ValueError(f"{name} uses non-builtin ops {custom}; LiteRT cannot run them")
     return ops

@@ -2,12 +2,15 @@
 
 from yeehaw_tf.models.registry import (
     CLASSIFIERS,
+    DETECTORS,
     SEGMENTERS,
     accepts,
     build,
     classifier_names,
+    detector_names,
     get_builder,
     get_classifier,
+    get_detector,
     get_segmenter,
     list_models,
     segmenter_names,
@@ -15,11 +18,14 @@ from yeehaw_tf.models.registry import (
 
 __all__ = [
     "CLASSIFIERS",
+    "DETECTORS",
     "SEGMENTERS",
     "accepts",
     "build",
     "classifier_names",
+    "detector_names",
     "get_builder",
+    "get_detector",
     "get_classifier",
     "get_segmenter",
     "list_models",

@@ -16,6 +16,8 @@ import keras
 
 from yeehaw_tf.models.classification import classic, densenet, inception, mobilenet, resnet
 from yeehaw_tf.models.classification.small_resnet import small_resnet
+from yeehaw_tf.models.detection import retinanet
+from yeehaw_tf.models.detection.backbones import small_backbone
 from yeehaw_tf.models.segmentation import fcn, segnet, unet
 
 _p = functools.partial
@@ -65,6 +67,34 @@ SEGMENTERS: dict[str, Callable[..., keras.Model]] = {
 }
 
 
+def _features_of(name: str) -> Callable[[tuple], keras.Model]:
+    """A backbone builder: the registered classifier ``name`` with ``features=True``."""
+    return lambda input_shape: build(name, input_shape=input_shape, features=True)
+
+
+# Detector families (``yeehaw_tf.models.detection``): name -> the family object (network,
+# anchors, loss, decoding). ``build(name, num_classes, input_shape)`` builds its network.
+DETECTORS: dict[str, Callable[[], object]] = {
+    "retinanet_small": _p(retinanet.RetinaNet, retinanet.SMALL, small_backbone, "retinanet_small"),
+    "retinanet_resnet50_fpn": _p(
+        retinanet.RetinaNet,
+        retinanet.RetinaNetConfig(),
+        _features_of("resnet50"),
+        "retinanet_resnet50_fpn",
+    ),
+}
+DETECTOR_INPUT_SHAPES = {"retinanet_small": (64, 64, 3), "retinanet_resnet50_fpn": (512, 512, 3)}
+
+
+def detector_names() -> list[str]:
+    return sorted(DETECTORS)
+
+
+def get_detector(name: str):
+    """The detector family ``name`` (its ``build``, ``anchors``, ``loss``, ``decode``)."""
+    return _lookup(DETECTORS, name, "detector")()
+
+
 def classifier_names() -> list[str]:
     return sorted(CLASSIFIERS)
 
@@ -106,6 +136,11 @@ def accepts(name: str, option: str) -> bool:
 def build(name: str, num_classes: int = 1000, input_shape=None, **options) -> keras.Model:
     """Builds a registered model. ``input_shape`` defaults to the builder's canonical one;
     an option the builder does not take is refused by name."""
+    if name in DETECTORS:
+        if options:
+            raise ValueError(f"detector {name!r} takes no options, got {sorted(options)}")
+        shape = DETECTOR_INPUT_SHAPES[name] if input_shape is None else tuple(input_shape)
+        return get_detector(name).build(num_classes, shape)
     builder = get_builder(name)
     for option in options:
         if not accepts(name, option):

@@ -10,7 +10,7 @@ from yeehaw_tf.ops.boxes import (
     giou,
     iou,
 )
-from yeehaw_tf.ops.matching import IGNORE, NEGATIVE, match, sample_balanced
+from yeehaw_tf.ops.matching import IGNORE, NEGATIVE, match, match_padded, sample_balanced
 from yeehaw_tf.ops.nms import batched_nms, nms, soft_nms
 from yeehaw_tf.ops.roi import assign_fpn_levels, multilevel_roi_align, roi_align, roi_pool
 
@@ -29,6 +29,7 @@ __all__ = [
     "giou",
     "iou",
     "match",
+    "match_padded",
     "multilevel_roi_align",
     "nms",
     "pyramid_anchors",

@@ -8,6 +8,14 @@ NEGATIVE = -1
 IGNORE = -2
 
 
+def _check_thresholds(positive_threshold: float, negative_threshold: float) -> None:
+    if not 0 <= negative_threshold <= positive_threshold <= 1:
+        raise ValueError(
+            "need 0 <= negative_threshold <= positive_threshold <= 1, got "
+            f"{negative_threshold}, {positive_threshold}"
+        )
+
+
 def match(
     iou_matrix,
     positive_threshold: float = 0.5,
@@ -19,24 +27,42 @@ def match(
     ``IGNORE`` (-2) in between. ``allow_low_quality`` also makes positive, for each ground
     truth, the anchors whose IoU with it equals its highest IoU (torchvision's ``Matcher``), so
     no object is left without an anchor. With no ground truth every anchor is negative."""
-    if not 0 <= negative_threshold <= positive_threshold <= 1:
-        raise ValueError(
-            "need 0 <= negative_threshold <= positive_threshold <= 1, got "
-            f"{negative_threshold}, {positive_threshold}"
-        )
+    _check_thresholds(positive_threshold, negative_threshold)
     iou_matrix = tf.convert_to_tensor(iou_matrix)
     anchors = tf.shape(iou_matrix)[0]
     if iou_matrix.shape[1] == 0:
         return tf.fill([anchors], NEGATIVE)
-    best = tf.reduce_max(iou_matrix, axis=1)
-    matched = tf.cast(tf.argmax(iou_matrix, axis=1), tf.int32)
+    valid = tf.ones([1, tf.shape(iou_matrix)[1]], tf.bool)
+    return match_padded(
+        iou_matrix[None], valid, positive_threshold, negative_threshold, allow_low_quality
+    )[0]
+
+
+def match_padded(
+    iou_matrix,
+    valid,
+    positive_threshold: float = 0.5,
+    negative_threshold: float = 0.4,
+    allow_low_quality: bool = True,
+) -> tf.Tensor:
+    """:func:`match` for a batch whose ground truth is padded: ``iou_matrix [B, A, G]``,
+    ``valid [B, G]`` (False for padding, which no anchor matches). Returns ``[B, A]`` int32;
+    an image without valid ground truth has every anchor ``NEGATIVE``."""
+    _check_thresholds(positive_threshold, negative_threshold)
+    iou_matrix = tf.convert_to_tensor(iou_matrix)
+    if iou_matrix.shape[-1] == 0:
+        return tf.fill(tf.shape(iou_matrix)[:2], NEGATIVE)
+    valid = tf.convert_to_tensor(valid, tf.bool)[:, None, :]
+    iou_matrix = tf.where(valid, iou_matrix, -1.0)  # padding: below every threshold
+    best = tf.reduce_max(iou_matrix, axis=2)
+    matched = tf.cast(tf.argmax(iou_matrix, axis=2), tf.int32)
     result = tf.where(
         best >= positive_threshold, matched, tf.where(best < negative_threshold, NEGATIVE, IGNORE)
     )
     if allow_low_quality:
-        best_per_gt = tf.reduce_max(iou_matrix, axis=0)
-        is_best = (iou_matrix == best_per_gt[None, :]) & (best_per_gt[None, :] > 0)
-        result = tf.where(tf.reduce_any(is_best, axis=1), matched, result)
+        best_per_gt = tf.reduce_max(iou_matrix, axis=1, keepdims=True)
+        is_best = (iou_matrix == best_per_gt) & (best_per_gt > 0) & valid
+        result = tf.where(tf.reduce_any(is_best, axis=2), matched, result)
     return result
 
 

@@ -317,8 +317,18 @@ class StepRunner:
         return ctx._finish()
 
     def finish(
-        self, optimizer, variables, tracked, replicas, strategy, ok, bad_code, state, saved,
-        grads, values,
+        self,
+        optimizer,
+        variables,
+        tracked,
+        replicas,
+        strategy,
+        ok,
+        bad_code,
+        state,
+        saved,
+        grads,
+        values,
     ) -> None:
         """Cross-replica context, at the end of a step: if it was applied, apply the pending
         update (the default step's; ``optimizer`` is ``None`` otherwise) and update the

@@ -6,12 +6,14 @@ experiment runner, the configuration, export) goes through it.
 
 from yeehaw_tf.training.tasks.base import LossOutput, Task, TaskData, TaskOptions
 from yeehaw_tf.training.tasks.classification import ClassificationOptions, ClassificationTask
+from yeehaw_tf.training.tasks.detection import DetectionOptions, DetectionTask
 from yeehaw_tf.training.tasks.segmentation import SegmentationOptions, SegmentationTask
 from yeehaw_tf.training.tasks.supervised import SupervisedTask
 
 TASKS: dict[str, type[Task]] = {
     ClassificationTask.name: ClassificationTask,
     SegmentationTask.name: SegmentationTask,
+    DetectionTask.name: DetectionTask,
 }
 # What ``train.py`` trains without --task.
 DEFAULT_TASK = ClassificationTask.name
@@ -41,6 +43,8 @@ __all__ = [
     "TASKS",
     "ClassificationOptions",
     "ClassificationTask",
+    "DetectionOptions",
+    "DetectionTask",
     "LossOutput",
     "SegmentationOptions",
     "SegmentationTask",

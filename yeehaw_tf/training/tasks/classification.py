@@ -173,7 +173,11 @@ class ClassificationTask(ImageTask):
             labels=labels,
             representative_images=representative,
             num_classes=self.num_classes,
-            metadata={"task": self.name, "num_classes": self.num_classes},
+            metadata={
+                "task": self.name,
+                "num_classes": self.num_classes,
+                "class_names": list(self.class_names),
+            },
         )
 
     def summary_rows(self, evaluation) -> list[tuple[str, str]]:

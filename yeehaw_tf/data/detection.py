@@ -1,0 +1,143 @@
+"""Detection data: any TFDS dataset whose examples hold ``image`` and ``objects`` with ``bbox``
+(TFDS ``BBoxFeature``: relative ``[ymin, xmin, ymax, xmax]``) and ``label`` -- the built-in
+``shapes``, and ``voc/2007``, ``coco/2017`` ... by name, through the same code.
+
+Examples become ``(image uint8 [H, W, 3], {"boxes": [K, 4] rel_yxyx float32, "classes": [K]
+int32})``; batches pad the boxes to a fixed ``max_boxes`` with class ``-1`` (so the global batch
+splits evenly over replicas and every step has one shape).
+
+Bad boxes: coordinates are clipped to ``[0, 1]`` and boxes left with ``max <= min`` on either
+axis (empty, or given with max < min) are dropped; an image may have no objects (every anchor is
+then background). Images with more than ``max_boxes`` objects keep their first ``max_boxes``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from yeehaw_tf.data.datasets import (
+    default_data_dir,
+    load_splits,
+    num_examples,
+    validate_dataset_name,
+)
+from yeehaw_tf.data.pipeline import resize_images
+
+MAX_BOXES = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class DetectionData:
+    name: str
+    train: tf.data.Dataset
+    test: tf.data.Dataset
+    class_names: tuple[str, ...]
+    image_shape: tuple  # (H, W, C); H and W are None when images differ in size
+    num_train: int
+    num_test: int
+
+
+def load_detection(name: str, data_dir: str | None = None) -> DetectionData:
+    """Prepares (if needed) and loads a detection dataset by name."""
+    validate_dataset_name(name)
+    (train, test), info = load_splits(name, data_dir or default_data_dir())
+    objects = info.features["objects"] if "objects" in info.features else None
+    if (
+        objects is None
+        or "bbox" not in objects.feature
+        or not isinstance(objects.feature["label"], tfds.features.ClassLabel)
+    ):
+        raise ValueError(
+            f"dataset {name!r} has no objects with bbox and label: not a detection dataset"
+        )
+
+    def pair(example):
+        boxes, labels = example["objects"]["bbox"], example["objects"]["label"]
+        # one length (a TFDS Sequence keeps its fields aligned; TFDS's mock data does not)
+        count = tf.minimum(tf.shape(boxes)[0], tf.shape(labels)[0])
+        return example["image"], {
+            "boxes": tf.cast(boxes[:count], tf.float32),
+            "classes": tf.cast(labels[:count], tf.int32),
+        }
+
+    return DetectionData(
+        name=name,
+        train=train.map(pair),
+        test=test.map(pair),
+        class_names=tuple(objects.feature["label"].names),
+        image_shape=tuple(info.features["image"].shape),
+        num_train=num_examples(info, "train", train),
+        num_test=num_examples(info, "test", test),
+    )
+
+
+def clean_boxes(boxes, classes, max_boxes: int = MAX_BOXES):
+    """Clips relative boxes to [0, 1], drops the empty ones, keeps the first ``max_boxes``."""
+    boxes = tf.clip_by_value(tf.cast(boxes, tf.float32), 0.0, 1.0)
+    keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    boxes, classes = tf.boolean_mask(boxes, keep), tf.boolean_mask(classes, keep)
+    return boxes[:max_boxes], tf.cast(classes[:max_boxes], tf.int32)
+
+
+def flip_horizontally(image, boxes):
+    """The mirrored image and its boxes (relative yxyx)."""
+    ymin, xmin, ymax, xmax = tf.unstack(boxes, axis=-1)
+    return tf.reverse(image, axis=[1]), tf.stack([ymin, 1.0 - xmax, ymax, 1.0 - xmin], axis=-1)
+
+
+def detection_pipeline(
+    dataset: tf.data.Dataset,
+    *,
+    batch_size: int,
+    training: bool,
+    image_size: tuple[int, int] | None = None,
+    max_boxes: int = MAX_BOXES,
+    flip: bool = True,
+    seed: int = 0,
+    shuffle_buffer: int = 10_000,
+    cache: bool = True,
+) -> tf.data.Dataset:
+    """Batches of ``(float32 pixels 0..255 [B, H, W, 3], {"boxes": [B, max_boxes, 4],
+    "classes": [B, max_boxes]})``, padded with zero boxes of class -1. With ``image_size`` the
+    image is resized bilinearly (relative boxes are unchanged). Training: shuffled with
+    ``seed``, repeated, each example mirrored with probability 1/2 (a stateless draw from
+    ``(seed, position in the stream)``, so the stream is a pure function of ``seed``), full
+    batches only; evaluation: in order, once, the last batch kept."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+    if max_boxes < 1:
+        raise ValueError(f"max_boxes must be a positive integer, got {max_boxes}")
+
+    def prepare(image, target):
+        image = tf.cast(image, tf.float32)
+        if image_size is not None:
+            image = resize_images(image, image_size)
+        boxes, classes = clean_boxes(target["boxes"], target["classes"], max_boxes)
+        return image, {"boxes": boxes, "classes": classes}
+
+    def mirror(index, example):
+        image, target = example
+        coin = tf.random.stateless_uniform([], seed=tf.stack([tf.cast(seed, tf.int64), index]))
+        flipped, boxes = flip_horizontally(image, target["boxes"])
+        image = tf.where(coin < 0.5, flipped, image)
+        boxes = tf.where(coin < 0.5, boxes, target["boxes"])
+        return image, {"boxes": boxes, "classes": target["classes"]}
+
+    ds = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if cache:
+        ds = ds.cache()
+    if training:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+        if flip:
+            ds = ds.enumerate().map(mirror, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    image_shape = ds.element_spec[0].shape
+    ds = ds.padded_batch(
+        batch_size,
+        padded_shapes=(image_shape, {"boxes": [max_boxes, 4], "classes": [max_boxes]}),
+        padding_values=(0.0, {"boxes": 0.0, "classes": -1}),
+        drop_remainder=training,
+    )
+    return ds.prefetch(tf.data.AUTOTUNE)

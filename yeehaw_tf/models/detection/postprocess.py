@@ -1,0 +1,81 @@
+"""The post-processor every detector shares: decoded boxes and per-class scores in, at most
+``max_detections`` detections per image out, in a fixed shape.
+
+Per image: the ``pre_nms_top_k`` highest (anchor, class) scores are kept, their boxes clipped to
+the image, and per-class NMS runs once on boxes shifted by ``class * (image extent + 1)`` (so
+boxes of different classes never overlap; torchvision's ``batched_nms``). NMS is TensorFlow's
+``NonMaxSuppressionV4`` padded to ``max_detections`` -- a TFLite builtin -- and the batch is a
+``tf.map_fn`` (a ``WHILE``), so the whole function converts with builtin ops only.
+
+Outputs follow the TF Object Detection API: ``boxes`` float32 ``[B, K, 4]`` relative
+``[ymin, xmin, ymax, xmax]``, ``scores`` float32 ``[B, K]`` (descending), ``classes`` int64
+``[B, K]`` and ``num_detections`` int32 ``[B]``; entries past ``num_detections`` are zero.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import tensorflow as tf
+
+
+@dataclasses.dataclass(frozen=True)
+class PostProcessor:
+    score_threshold: float = 0.05
+    iou_threshold: float = 0.5
+    max_detections: int = 100
+    pre_nms_top_k: int = 1000
+
+    def __post_init__(self):
+        if not 0 <= self.iou_threshold <= 1:
+            raise ValueError(f"iou_threshold must be in [0, 1], got {self.iou_threshold}")
+        if self.max_detections < 1 or self.pre_nms_top_k < 1:
+            raise ValueError(
+                "max_detections and pre_nms_top_k must be >= 1, got "
+                f"{self.max_detections}, {self.pre_nms_top_k}"
+            )
+
+    def __call__(self, boxes, scores, image_height: int, image_width: int) -> dict:
+        """``boxes [B, N, 4]`` xyxy pixels, ``scores [B, N, C]`` in [0, 1] -> the detections
+        (see the module docstring)."""
+        boxes = tf.cast(boxes, tf.float32)
+        scores = tf.cast(scores, tf.float32)
+        num_classes = int(scores.shape[-1])
+        k = min(self.pre_nms_top_k, int(boxes.shape[1]) * num_classes)
+        keep = self.max_detections
+        extent = float(max(image_height, image_width)) + 1.0
+        limits = tf.constant([image_width, image_height, image_width, image_height], tf.float32)
+        scale = tf.constant([image_height, image_width, image_height, image_width], tf.float32)
+
+        def one_image(args):
+            image_boxes, image_scores = args
+            top, index = tf.math.top_k(tf.reshape(image_scores, [-1]), k)
+            classes = index % num_classes
+            picked = tf.clip_by_value(tf.gather(image_boxes, index // num_classes), 0.0, limits)
+            yxyx = tf.gather(picked, [1, 0, 3, 2], axis=1)
+            shifted = yxyx + tf.cast(classes, tf.float32)[:, None] * extent
+            selected, count = tf.raw_ops.NonMaxSuppressionV4(
+                boxes=shifted,
+                scores=top,
+                max_output_size=keep,
+                iou_threshold=self.iou_threshold,
+                score_threshold=self.score_threshold,
+                pad_to_max_output_size=True,
+            )
+            valid = tf.range(keep) < count
+            mask = tf.cast(valid, tf.float32)
+            return (
+                tf.gather(yxyx, selected) / scale * mask[:, None],
+                tf.gather(top, selected) * mask,
+                tf.cast(tf.gather(classes, selected), tf.int64) * tf.cast(valid, tf.int64),
+                tf.cast(count, tf.int32),
+            )
+
+        signature = (
+            tf.TensorSpec([keep, 4], tf.float32),
+            tf.TensorSpec([keep], tf.float32),
+            tf.TensorSpec([keep], tf.int64),
+            tf.TensorSpec([], tf.int32),
+        )
+        out = tf.map_fn(one_image, (boxes, scores), fn_output_signature=signature)
+        return dict(zip(("boxes", "scores", "classes", "num_detections"), out, strict=True))

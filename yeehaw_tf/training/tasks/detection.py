@@ -1,0 +1,252 @@
+"""Object detection: a detector family from the registry (RetinaNet, ...) trained on padded box
+targets, evaluated with COCO mAP on the detections gathered from every replica, and exported end
+to end (decoding and NMS inside the graph)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from yeehaw_tf.data.detection import MAX_BOXES, detection_pipeline, load_detection
+from yeehaw_tf.data.pipeline import resize_images
+from yeehaw_tf.export.detection import (
+    detection_spec,
+    detections_to_pixels,
+    ground_truth_to_pixels,
+)
+from yeehaw_tf.layers import ChannelStandardization
+from yeehaw_tf.metrics.detection_map import coco_map, voc_map
+from yeehaw_tf.models.detection.postprocess import PostProcessor
+from yeehaw_tf.models.registry import detector_names, get_detector
+from yeehaw_tf.ops.boxes import convert_boxes
+from yeehaw_tf.training.tasks.base import LossOutput, TaskData, TaskOptions
+from yeehaw_tf.training.tasks.images import ImageTask, check_splits, statistics
+from yeehaw_tf.training.tasks.options import check_choice, check_image_size, option
+
+NUM_REPRESENTATIVE = 128
+NUM_PICTURES = 6
+
+
+@dataclasses.dataclass(frozen=True)
+class DetectionOptions(TaskOptions):
+    """Options of the detection task (validated on construction)."""
+
+    model: str = option("retinanet_small", "Detector to train.", detector_names)
+    dataset: str = option("shapes", "Detection dataset (objects with bbox and label).")
+    epochs: int = option(16, "Epochs to train when --train_steps is not set.")
+    image_size: tuple[int, int] | None = option(
+        None, "height,width to resize images to; needed for datasets whose images differ in size."
+    )
+    max_boxes: int = option(MAX_BOXES, "Ground-truth boxes kept per image (padding size).")
+    score_threshold: float = option(0.05, "Detections scoring at or below this are dropped.")
+    nms_iou: float = option(0.5, "IoU above which NMS suppresses a box of the same class.")
+    max_detections: int = option(100, "Detections kept per image after NMS.")
+    flip: bool = option(True, "Mirror training images (and boxes) with probability 1/2.")
+
+    def __post_init__(self):
+        check_choice("detector", self.model, detector_names)
+        check_image_size(self.image_size)
+        if not isinstance(self.max_boxes, int) or self.max_boxes < 1:
+            raise ValueError(f"max_boxes must be a positive integer, got {self.max_boxes!r}")
+        if not 0 <= self.score_threshold < 1:
+            raise ValueError(f"score_threshold must be in [0, 1), got {self.score_threshold}")
+        self.post_processor()
+
+    def post_processor(self) -> PostProcessor:
+        return PostProcessor(self.score_threshold, self.nms_iou, self.max_detections)
+
+
+class DetectionTask(ImageTask):
+    """What the Trainer needs for detection.
+
+    The model takes float pixels (0..255) ``input_shape``, standardises them and returns the
+    family's raw outputs (RetinaNet: ``class_logits [B, N, C]``, ``box_deltas [B, N, 4]``).
+    Batches are ``(images, {"boxes": [B, M, 4] relative yxyx, "classes": [B, M]})`` padded with
+    class -1. ``num_classes`` counts object classes (no background).
+    """
+
+    name = "detection"
+    Options = DetectionOptions
+
+    def __init__(self, options, **kwargs):
+        super().__init__(options, **kwargs)
+        self.family = get_detector(options.model)
+        self.post_processor = options.post_processor()
+        self.anchors = self.family.anchors(self.input_shape)
+
+    # ----------------------------------------------------------------------------- data
+    @classmethod
+    def load_data(cls, options: DetectionOptions, data_dir: str | None) -> TaskData:
+        data = load_detection(options.dataset, data_dir)
+        size = tuple(options.image_size or data.image_shape[:2])
+        if None in size:
+            raise ValueError(
+                f"dataset {options.dataset!r} has images of different sizes: choose one with "
+                "--image_size"
+            )
+        check_splits(options.dataset, data_dir, data.num_train, data.num_test)
+        info = {"class_names": data.class_names, "image_shape": (*size, data.image_shape[-1])}
+        return TaskData(data.name, data.train, data.test, data.num_train, data.num_test, info)
+
+    @classmethod
+    def from_data(cls, options: DetectionOptions, data: TaskData) -> DetectionTask:
+        size = options.image_size
+        mean, std = statistics(
+            data.train.map(lambda image, _: resize_images(image, size) if size else image)
+        )
+        return cls(
+            options,
+            num_classes=len(data.info["class_names"]),
+            input_shape=data.info["image_shape"],
+            mean=mean,
+            std=std,
+            class_names=data.info["class_names"],
+        )
+
+    def _pipeline(self, dataset, batch_size, training, seed=0):
+        o = self.options
+        return detection_pipeline(
+            dataset,
+            batch_size=batch_size,
+            training=training,
+            image_size=o.image_size,
+            max_boxes=o.max_boxes,
+            flip=o.flip,
+            seed=seed,
+        )
+
+    def train_dataset(self, data: TaskData, batch_size: int, seed: int):
+        return self._pipeline(data.train, batch_size, True, seed)
+
+    def eval_dataset(self, data: TaskData, batch_size: int):
+        return self._pipeline(data.test, batch_size, False)
+
+    # ----------------------------------------------------------------------------- models
+    def build_model(self) -> keras.Model:
+        inputs = keras.Input(self.input_shape, name="images")
+        x = ChannelStandardization(self.mean, self.std, name="standardize")(inputs)
+        network = self.family.build(self.num_classes, self.input_shape)
+        return keras.Model(inputs, network(x), name=f"{self.options.model}_detector")
+
+    def build_models(self) -> dict[str, keras.Model]:
+        return {"model": self.build_model()}
+
+    def loss_names(self) -> tuple[str, ...]:
+        return ("classification", "box")
+
+    def _gt_pixels(self, targets):
+        height, width = self.input_shape[:2]
+        boxes = convert_boxes(targets["boxes"], "rel_yxyx", "xyxy", height, width)
+        return boxes, targets["classes"]
+
+    def compute_loss(self, models, batch, training: bool, ctx) -> LossOutput:
+        images, targets = batch
+        outputs = models["model"](images, training=training)
+        boxes, classes = self._gt_pixels(targets)
+        total, components, positives = self.family.loss(outputs, boxes, classes, self.anchors)
+        return LossOutput(total, components, outputs, normalizer=positives)
+
+    def update_metrics(self, metrics, batch, outputs) -> None:
+        pass  # COCO mAP is computed on the gathered detections
+
+    # ----------------------------------------------------------------------------- evaluation
+    def detect(self, outputs) -> dict:
+        """Raw outputs -> the post-processed detections (the serving outputs)."""
+        boxes, scores = self.family.decode(outputs, self.anchors)
+        height, width = self.input_shape[:2]
+        return self.post_processor(boxes, scores, height, width)
+
+    def gather_outputs(self, batch, outputs) -> dict:
+        detections = self.detect(outputs)
+        return {
+            **detections,
+            "gt_boxes": batch[1]["boxes"],
+            "gt_classes": batch[1]["classes"],
+        }
+
+    def evaluate_gathered(self, gathered) -> dict:
+        height, width = self.input_shape[:2]
+        truth = ground_truth_to_pixels(gathered["gt_boxes"], gathered["gt_classes"], height, width)
+        found = detections_to_pixels(gathered, height, width)
+        classes = list(range(self.num_classes))
+        coco = coco_map(truth, found, classes)
+        voc = voc_map(truth, found, class_ids=classes)
+        result = {key: float(coco[key]) for key in ("AP", "AP50", "AP75", "APs", "APm", "APl")}
+        result["VOC_AP50"] = float(voc["mAP"])
+        for class_id, value in coco["per_class"].items():
+            name = self.class_names[class_id] if self.class_names else str(class_id)
+            result[f"AP/{name}"] = float(value)
+        return result
+
+    # ----------------------------------------------------------------------------- results
+    def serve(self, model: keras.Model):
+        def serve(images):
+            return self.detect(model(tf.cast(images, tf.float32), training=False))
+
+        return serve
+
+    def _arrays(self, dataset, limit=None):
+        dataset = self._pipeline(dataset, 64, False)
+        images, boxes, classes = [], [], []
+        for image, target in dataset.as_numpy_iterator():
+            images.append(np.clip(np.round(image), 0, 255).astype(np.uint8))
+            boxes.append(target["boxes"])
+            classes.append(target["classes"])
+            if limit is not None and sum(len(i) for i in images) >= limit:
+                break
+        images = np.concatenate(images)[:limit]
+        return images, np.concatenate(boxes)[:limit], np.concatenate(classes)[:limit]
+
+    def serving_spec(self, model: keras.Model, data: TaskData):
+        images, boxes, classes = self._arrays(data.test)
+        representative, _, _ = self._arrays(data.train, NUM_REPRESENTATIVE)
+        return detection_spec(
+            model,
+            self.serve(model),
+            images=images,
+            gt_boxes=boxes,
+            gt_classes=classes,
+            representative_images=representative,
+            class_ids=list(range(self.num_classes)),
+            score_floor=self.post_processor.score_threshold,
+            metadata={
+                "task": self.name,
+                "class_names": list(self.class_names),
+                "box_format": "rel_yxyx",
+            },
+        )
+
+    def summary_rows(self, evaluation) -> list[tuple[str, str]]:
+        rows = [
+            (f"test {key}", f"{evaluation[key]:.4f}")
+            for key in ("AP", "AP50", "AP75", "VOC_AP50")
+            if key in evaluation
+        ]
+        rows += [
+            (f"test {key}", f"{value:.4f}")
+            for key, value in evaluation.items()
+            if key.startswith("AP/")
+        ]
+        return [*rows, *super().summary_rows(evaluation)]
+
+    def write_artifacts(self, model: keras.Model, data: TaskData, workdir: str) -> dict:
+        """``workdir/detections.png``: the first test images with their detections."""
+        from yeehaw_tf.analysis.plots import plot_detections
+
+        images, boxes, classes = self._arrays(data.test, NUM_PICTURES)
+        outputs = {k: np.asarray(v) for k, v in self.serve(model)(images).items()}
+        height, width = self.input_shape[:2]
+        path = os.path.join(workdir, "detections.png")
+        return {
+            "detections": plot_detections(
+                path,
+                images,
+                ground_truth_to_pixels(boxes, classes, height, width),
+                detections_to_pixels(outputs, height, width),
+                self.class_names,
+            )
+        }
