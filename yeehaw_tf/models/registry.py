@@ -16,7 +16,7 @@ import keras
 
 from yeehaw_tf.models.classification import classic, densenet, inception, mobilenet, resnet
 from yeehaw_tf.models.classification.small_resnet import small_resnet
-from yeehaw_tf.models.detection import retinanet
+from yeehaw_tf.models.detection import fcos, retinanet, ssd, yolo
 from yeehaw_tf.models.detection.backbones import small_backbone
 from yeehaw_tf.models.segmentation import fcn, segnet, unet
 
@@ -82,8 +82,17 @@ DETECTORS: dict[str, Callable[[], object]] = {
         _features_of("resnet50"),
         "retinanet_resnet50_fpn",
     ),
+    **fcos.variants(_features_of),
+    **ssd.variants(_features_of),
+    **yolo.variants(_features_of),
 }
-DETECTOR_INPUT_SHAPES = {"retinanet_small": (64, 64, 3), "retinanet_resnet50_fpn": (512, 512, 3)}
+DETECTOR_INPUT_SHAPES = {
+    "retinanet_small": (64, 64, 3),
+    "retinanet_resnet50_fpn": (512, 512, 3),
+    **fcos.INPUT_SHAPES,
+    **ssd.INPUT_SHAPES,
+    **yolo.INPUT_SHAPES,
+}
 
 
 def detector_names() -> list[str]:

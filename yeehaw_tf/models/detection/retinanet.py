@@ -75,7 +75,8 @@ SMALL = RetinaNetConfig(
 
 
 class RetinaNet:
-    """The RetinaNet family: the network, its anchors, its loss and its decoding.
+    """The RetinaNet family: the network, its anchors, its loss and its decoding (the detector
+    family contract of :mod:`yeehaw_tf.models.detection`).
 
     Args:
         config: the variant (:class:`RetinaNetConfig`).
@@ -83,6 +84,8 @@ class RetinaNet:
             registered classifier built with ``features=True``).
         name: the variant's registered name.
     """
+
+    loss_names = ("classification", "box")
 
     def __init__(
         self,

@@ -136,7 +136,7 @@ class DetectionTask(ImageTask):
         return {"model": self.build_model()}
 
     def loss_names(self) -> tuple[str, ...]:
-        return ("classification", "box")
+        return tuple(self.family.loss_names)
 
     def _gt_pixels(self, targets):
         height, width = self.input_shape[:2]
