@@ -124,3 +124,37 @@ def test_tfds_builder_is_deterministic_across_prepares(data_dir, tmp_path):
     for a, b in zip(sorted(first, key=key), sorted(second, key=key), strict=True):
         np.testing.assert_array_equal(a["image"], b["image"])
         np.testing.assert_array_equal(a["objects"]["bbox"], b["objects"]["bbox"])
+
+
+def test_occluded_scenes_annotate_the_visible_part_of_each_object():
+    overlapping = 0
+    for i in range(30):
+        scene = render_scene(
+            np.random.default_rng([0, 0, i]), 128, 12, min_size=4, max_size=100, occlusion=True
+        )
+        assert 1 <= len(scene.labels) <= 12
+        visible = scene.masks.astype(bool)
+        # every pixel belongs to at most one object, and each box is its visible mask's extent
+        assert visible.sum(axis=0).max() <= 1
+        for mask, box in zip(scene.masks, scene.boxes, strict=True):
+            np.testing.assert_allclose(mask_to_box(mask), box)
+        semantic = np.zeros((128, 128), np.uint8)
+        for mask, label in zip(visible, scene.labels, strict=True):
+            semantic[mask] = label + 1
+        np.testing.assert_array_equal(semantic[semantic > 0], scene.semantic_mask[semantic > 0])
+        b = scene.boxes
+        for j in range(len(b)):
+            for k in range(j):
+                low, high = np.maximum(b[j, :2], b[k, :2]), np.minimum(b[j, 2:], b[k, 2:])
+                overlapping += bool(np.all(high > low))
+    assert overlapping > 0  # crowded: boxes do overlap
+
+
+def test_occluded_scenes_leave_no_unlabelled_object_pixels():
+    for i in range(10):
+        scene = render_scene(
+            np.random.default_rng([1, 0, i]), 64, 12, noise_std=0.0, occlusion=True, min_size=8
+        )
+        background = scene.image[scene.semantic_mask == 0]
+        # without noise the background is one colour: nothing else is left unlabelled
+        assert len(np.unique(background.reshape(-1, 3), axis=0)) == 1

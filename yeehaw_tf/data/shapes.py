@@ -11,7 +11,8 @@ Every example has exact labels for classification, detection and segmentation:
 
 Scenes are deterministic: example ``i`` of split ``s`` is drawn from
 ``numpy.random.default_rng([config.seed, SPLIT_IDS[s], i])``. Configs choose the image size, the
-number of objects and the split sizes; ``shapes`` alone means ``shapes/64x64``.
+number of objects, their sizes, whether they may occlude each other (``crowded128``) and the split
+sizes; ``shapes`` alone means ``shapes/64x64``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class ShapesConfig(tfds.core.BuilderConfig):
     num_train: int = 4000
     num_test: int = 800
     seed: int = 0
+    min_size: int | None = None  # None: the renderer's default (image_size // 8)
+    max_size: int | None = None  # None: image_size // 3
+    occlusion: bool = False
 
 
 class Shapes(tfds.core.GeneratorBasedBuilder):
@@ -49,6 +53,19 @@ class Shapes(tfds.core.GeneratorBasedBuilder):
             max_objects=3,
             num_train=1024,
             num_test=256,
+        ),
+        ShapesConfig(
+            name="crowded128",
+            description=(
+                "128x128 scenes, 1-12 objects of 4-100 pixels that may occlude each other "
+                "(boxes and masks of the visible part, as COCO), 4000/800 split: a detection "
+                "benchmark in which several pyramid levels matter."
+            ),
+            image_size=128,
+            max_objects=12,
+            min_size=4,
+            max_size=100,
+            occlusion=True,
         ),
         ShapesConfig(
             name="tiny",
@@ -94,7 +111,14 @@ class Shapes(tfds.core.GeneratorBasedBuilder):
         config = self.builder_config
         for index in range(num_examples):
             rng = np.random.default_rng([config.seed, SPLIT_IDS[split], index])
-            scene = render_scene(rng, config.image_size, config.max_objects)
+            scene = render_scene(
+                rng,
+                config.image_size,
+                config.max_objects,
+                min_size=config.min_size,
+                max_size=config.max_size,
+                occlusion=config.occlusion,
+            )
             yield (
                 index,
                 {

@@ -64,8 +64,14 @@ def render_scene(
     min_size: int | None = None,
     max_size: int | None = None,
     noise_std: float = 8.0,
+    occlusion: bool = False,
+    min_visible: float = 0.3,
 ) -> Scene:
-    """Draws one scene with between 1 and ``max_objects`` non-overlapping shapes."""
+    """Draws one scene with between 1 and ``max_objects`` shapes: non-overlapping by default;
+    with ``occlusion`` shapes are placed anywhere and each is drawn over the earlier ones, whose
+    masks and boxes then cover only their *visible* pixels (as COCO annotates). A shape left
+    with less than ``min_visible`` of its pixels (or none) is erased (its visible pixels
+    repainted with the background), so every object pixel in the image is labelled."""
     if image_size < 8:
         raise ValueError(f"image_size must be at least 8, got {image_size}")
     if max_objects < 1:
@@ -81,9 +87,10 @@ def render_scene(
     background = rng.integers(0, 120, size=3)
     image = np.broadcast_to(background, (image_size, image_size, 3)).astype(np.float64)
     image = image + rng.normal(0.0, noise_std, size=image.shape)
+    empty = image.copy()  # the background alone
 
     occupied = np.zeros((image_size, image_size), dtype=bool)
-    masks, labels = [], []
+    masks, labels, full_areas = [], [], []
     for _ in range(int(rng.integers(1, max_objects + 1))):
         for _attempt in range(30):
             kind = int(rng.integers(0, len(CLASS_NAMES)))
@@ -96,15 +103,26 @@ def render_scene(
             for dy in (0, 1, 2):
                 for dx in (0, 1, 2):
                     grown |= padded[dy : dy + image_size, dx : dx + image_size]
-            if mask.any() and not (grown & occupied).any():
+            if mask.any() and (occlusion or not (grown & occupied).any()):
                 break
         else:
             continue  # no room left for this object
         occupied |= mask.astype(bool)
         image[mask.astype(bool)] = _object_colour(rng, background)
-        masks.append(mask)
+        for earlier in masks:  # a later shape hides what it covers
+            earlier[mask.astype(bool)] = 0
+        masks.append(mask.copy())
+        full_areas.append(int(mask.sum()))
         labels.append(kind)
 
+    if occlusion:
+        # the last shape is whole, so at least one is kept
+        keep = [
+            i for i, m in enumerate(masks) if m.sum() > 0 and m.sum() >= min_visible * full_areas[i]
+        ]
+        for i in sorted(set(range(len(masks))) - set(keep)):  # erased: no unlabelled clutter
+            image[masks[i].astype(bool)] = empty[masks[i].astype(bool)]
+        masks, labels = [masks[i] for i in keep], [labels[i] for i in keep]
     masks_arr = np.stack(masks).astype(np.uint8)
     labels_arr = np.asarray(labels, dtype=np.int64)
     semantic = np.zeros((image_size, image_size), dtype=np.uint8)
