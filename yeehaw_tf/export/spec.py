@@ -70,8 +70,6 @@ class ServingSpec:
             check beyond element-wise differences (a detector's detections matched by IoU).
         int8_float_ops: TFLite op types kept in float32 in the int8 file (a detector's box
             decoding and scores: 8 bits cannot hold pixel coordinates and tiny deltas at once).
-        reported_only: formats whose scores and differences are reported but do not fail the
-            export (a known gap, said in the report as ``"checked": false``).
         metadata: JSON-friendly facts written to ``metadata.json`` beside the exports (labels,
             input size), so a serving tool needs only the export directory.
     """
@@ -88,7 +86,6 @@ class ServingSpec:
     primary: str | None = None
     compare: Callable[[str, Mapping, Mapping], tuple[dict, bool]] | None = None
     int8_float_ops: tuple[str, ...] = ()
-    reported_only: tuple[str, ...] = ()
     metadata: Mapping = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):

@@ -17,8 +17,9 @@ def small_backbone(
 ) -> keras.Model:
     """``images -> {"C2": .., "C<1+len(widths)>": ..}``: a stride-2 stem and one stage per
     width after the first, each a stride-2 conv-BN-ReLU and a residual pair of 3x3 convs, so
-    level ``l`` has stride ``2**l``. On 64x64 inputs with the default widths: C2 16x16x32,
-    C3 8x8x64, C4 4x4x128 (about 0.4M weights), sized to train on two CPU cores."""
+    level ``l`` has stride ``2**l``. On 64x64 inputs with the default widths: a 32-wide stem,
+    then C2 16x16x64, C3 8x8x128, C4 4x4x256 (1.9M weights), sized to train on two CPU
+    cores."""
     if len(widths) < 2 or any(not isinstance(w, int) or w < 1 for w in widths):
         raise ValueError(f"small_backbone: widths must be >= 2 positive ints, got {widths}")
     images = keras.Input(tuple(input_shape), name="images")

@@ -47,35 +47,36 @@ class PostProcessor:
         limits = tf.constant([image_width, image_height, image_width, image_height], tf.float32)
         scale = tf.constant([image_height, image_width, image_height, image_width], tf.float32)
 
+        flat = tf.reshape(scores, [-1, int(boxes.shape[1]) * num_classes])
+        top, index = tf.math.top_k(flat, k)  # [B, k]: the best (prior, class) pairs
+        classes = index % num_classes
+        picked = tf.clip_by_value(tf.gather(boxes, index // num_classes, batch_dims=1), 0.0, limits)
+        yxyx = tf.gather(picked, [1, 0, 3, 2], axis=2)
+        shifted = yxyx + tf.cast(classes, tf.float32)[..., None] * extent
+
         def one_image(args):
             image_boxes, image_scores = args
-            top, index = tf.math.top_k(tf.reshape(image_scores, [-1]), k)
-            classes = index % num_classes
-            picked = tf.clip_by_value(tf.gather(image_boxes, index // num_classes), 0.0, limits)
-            yxyx = tf.gather(picked, [1, 0, 3, 2], axis=1)
-            shifted = yxyx + tf.cast(classes, tf.float32)[:, None] * extent
             selected, count = tf.raw_ops.NonMaxSuppressionV4(
-                boxes=shifted,
-                scores=top,
+                boxes=image_boxes,
+                scores=image_scores,
                 max_output_size=keep,
                 iou_threshold=self.iou_threshold,
                 score_threshold=self.score_threshold,
                 pad_to_max_output_size=True,
             )
-            valid = tf.range(keep) < count
-            mask = tf.cast(valid, tf.float32)
-            return (
-                tf.gather(yxyx, selected) / scale * mask[:, None],
-                tf.gather(top, selected) * mask,
-                tf.cast(tf.gather(classes, selected), tf.int64) * tf.cast(valid, tf.int64),
-                tf.cast(count, tf.int32),
-            )
+            return selected, count
 
-        signature = (
-            tf.TensorSpec([keep, 4], tf.float32),
-            tf.TensorSpec([keep], tf.float32),
-            tf.TensorSpec([keep], tf.int64),
-            tf.TensorSpec([], tf.int32),
+        # only integer indices cross the loop: float tensors carried through a WHILE lose
+        # their quantisation parameters in an int8 TFLite file
+        signature = (tf.TensorSpec([keep], tf.int32), tf.TensorSpec([], tf.int32))
+        selected, count = tf.map_fn(one_image, (shifted, top), fn_output_signature=signature)
+        valid = tf.range(keep)[None, :] < count[:, None]
+        mask = tf.cast(valid, tf.float32)
+        out = (
+            tf.gather(yxyx, selected, batch_dims=1) / scale * mask[..., None],
+            tf.gather(top, selected, batch_dims=1) * mask,
+            tf.cast(tf.gather(classes, selected, batch_dims=1), tf.int64)
+            * tf.cast(valid, tf.int64),
+            count,
         )
-        out = tf.map_fn(one_image, (boxes, scores), fn_output_signature=signature)
         return dict(zip(("boxes", "scores", "classes", "num_detections"), out, strict=True))
