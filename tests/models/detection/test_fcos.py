@@ -3,23 +3,15 @@ against float64 NumPy references, decoding and inference scores."""
 
 import math
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.models.detection import non_batch_norm_weights
 from yeehaw_tf.models import build, get_detector
 from yeehaw_tf.models.detection.fcos import FCOS, FCOSConfig, assign, centerness_targets
 
 SHAPE = (64, 64, 3)
-
-
-def _non_batch_norm_weights(model: keras.Model) -> int:
-    bn = set()
-    for layer in model._flatten_layers(include_self=False, recursive=True):
-        if "BatchNormalization" in type(layer).__name__:
-            bn |= {id(w) for w in layer.weights}
-    return sum(int(np.prod(w.shape)) for w in model.weights if id(w) not in bn)
 
 
 @pytest.mark.slow
@@ -27,7 +19,7 @@ def test_fcos_resnet50_fpn_has_torchvisions_parameter_count():
     # torchvision.models.detection.fcos_resnet50_fpn(num_classes=91): 32,269,600 weights
     # (FCOS_ResNet50_FPN_Weights num_params) besides its frozen batch norm's buffers
     model = build("fcos_resnet50_fpn", num_classes=91, input_shape=(128, 128, 3))
-    assert _non_batch_norm_weights(model) == 32_269_600
+    assert non_batch_norm_weights(model) == 32_269_600
     n = get_detector("fcos_resnet50_fpn").anchors((128, 128, 3)).shape[0]
     assert n == 16 * 16 + 8 * 8 + 4 * 4 + 2 * 2 + 1
     assert model.output["class_logits"].shape[1:] == (n, 91)

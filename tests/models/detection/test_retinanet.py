@@ -1,22 +1,14 @@
 """RetinaNet: published parameter count, anchor layout, the prior, and the loss's targets."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.models.detection import non_batch_norm_weights
 from yeehaw_tf.models import build, get_detector
 from yeehaw_tf.models.detection.anchor_generator import AnchorGenerator
 from yeehaw_tf.models.detection.retinanet import RetinaNet, RetinaNetConfig
 from yeehaw_tf.ops import encode_boxes
-
-
-def _non_batch_norm_weights(model: keras.Model) -> int:
-    bn = set()
-    for layer in model._flatten_layers(include_self=False, recursive=True):
-        if "BatchNormalization" in type(layer).__name__:
-            bn |= {id(w) for w in layer.weights}
-    return sum(int(np.prod(w.shape)) for w in model.weights if id(w) not in bn)
 
 
 @pytest.mark.slow
@@ -24,7 +16,7 @@ def test_retinanet_resnet50_fpn_has_torchvisions_parameter_count():
     # torchvision.models.detection.retinanet_resnet50_fpn(num_classes=91): 34,014,999 weights
     # besides its frozen batch norm's buffers
     model = build("retinanet_resnet50_fpn", num_classes=91, input_shape=(128, 128, 3))
-    assert _non_batch_norm_weights(model) == 34_014_999
+    assert non_batch_norm_weights(model) == 34_014_999
 
 
 def test_small_retinanet_outputs_one_row_per_anchor_and_starts_at_the_prior():
