@@ -54,6 +54,7 @@ class PostProcessor:
         yxyx = tf.gather(picked, [1, 0, 3, 2], axis=2)
         shifted = yxyx + tf.cast(classes, tf.float32)[..., None] * extent
 
+        @tf.autograph.experimental.do_not_convert  # no Python control flow to convert
         def one_image(args):
             image_boxes, image_scores = args
             selected, count = tf.raw_ops.NonMaxSuppressionV4(
