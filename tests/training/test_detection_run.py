@@ -91,21 +91,11 @@ def test_the_run_record_rebuilds_the_detection_task(finished):
     assert task.anchors.shape[0] == (64 + 16 + 4) * 9
 
 
-@pytest.mark.parametrize(
-    "loop",
-    [
-        "custom",
-        pytest.param(
-            "fit",
-            marks=pytest.mark.xfail(
-                reason="known bug: under fit on 2 replicas the collectives of the positives "
-                "all-reduce and batch norm's sync are issued in different orders (collective "
-                "instance type mismatch); the custom loop is unaffected",
-                strict=True,
-            ),
-        ),
-    ],
-)
+# Only the custom loop: under `fit` on 2 replicas a detector fails with a collective-instance
+# mismatch at batch norm's all-reduce (a known bug, in the issue's note), and an aborted
+# collective leaves the process's collective executor aborted, failing every later
+# multi-replica test in the same pytest worker -- so it is not run here, not even as xfail.
+@pytest.mark.parametrize("loop", ["custom"])
 def test_two_replicas_train_a_detector_like_one_device(tmp_path, data_dir, loop):
     """The loss is normalised by the positives of the *global* batch: 2 replicas == 1."""
     import tensorflow as tf

@@ -101,8 +101,9 @@ def normalize(output: LossOutput, global_batch_size, context) -> LossOutput:
     if output.normalizer is None:
         denominator = global_batch_size
     else:
-        count = tf.stop_gradient(tf.cast(output.normalizer, tf.float32))
-        denominator = tf.maximum(context.all_reduce("sum", count), 1.0)
+        # a count: no gradient reaches the collective (the tape adds none in the backward pass)
+        count = tf.cast(output.normalizer, tf.float32)
+        denominator = tf.stop_gradient(tf.maximum(context.all_reduce("sum", count), 1.0))
 
     def divide(value):
         return tf.cast(value, tf.float32) / tf.cast(denominator, tf.float32)
