@@ -356,7 +356,6 @@ def draw_detections(
     return out
 
 
-
 def plot_detections(
     path: str,
     images: np.ndarray,
