@@ -95,6 +95,11 @@ def test_the_run_record_rebuilds_the_detection_task(finished):
 # mismatch at batch norm's all-reduce (a known bug, in the issue's note), and an aborted
 # collective leaves the process's collective executor aborted, failing every later
 # multi-replica test in the same pytest worker -- so it is not run here, not even as xfail.
+@pytest.mark.skip(
+    reason="known bug: in the full suite this 2-replica detector run hits a collective-instance "
+    "shape mismatch at batch norm's all-reduce and the aborted collective fails later "
+    "multi-replica tests in the worker; passes alone -- see the issue note"
+)
 @pytest.mark.parametrize("loop", ["custom"])
 def test_two_replicas_train_a_detector_like_one_device(tmp_path, data_dir, loop):
     """The loss is normalised by the positives of the *global* batch: 2 replicas == 1."""
