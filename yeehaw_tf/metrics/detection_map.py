@@ -3,8 +3,12 @@
 Inputs are two lists with one dict per image, in the same order. Ground truth: ``boxes``
 ``[N, 4]`` absolute ``xyxy``, ``classes`` ``[N]`` (integer ids >= 0) and optionally ``iscrowd``
 and ``area`` (COCO) or ``difficult`` (VOC). Detections: ``boxes``, ``classes`` and ``scores``.
-Anything ``np.asarray`` accepts (lists, NumPy, eager tensors) will do; everything is evaluated
-in float64 NumPy, eagerly: this is evaluation code, not a graph op.
+For instance masks (``coco_map(..., iou_type="segm")``) both also carry ``masks``: ``[N, H, W]``
+binary (bool or 0/1), one per row, ``[0, H, W]`` for an image without any, the same ``H, W``
+in the ground truth and the detections of one image; ``boxes`` may then be left out (they
+default to the masks' pixel extents). Anything ``np.asarray`` accepts (lists, NumPy, eager
+tensors) will do; everything is evaluated in float64 NumPy, eagerly: this is evaluation code,
+not a graph op.
 
 Category set (both styles): the ``class_ids`` argument if given, otherwise every class that has
 a ground-truth box, the way ``COCOeval`` evaluates the ``categories`` of the ground-truth file.
@@ -21,7 +25,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from yeehaw_tf.metrics.masks import check_masks, mask_area, mask_boxes, mask_iou
 from yeehaw_tf.ops.boxes import iou
+
+IOU_TYPES = ("bbox", "segm")  # COCOeval's iouType values that coco_map supports
 
 # COCOeval's defaults (``Params.setDetParams``), computed the same way.
 COCO_IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1)
@@ -62,16 +69,30 @@ def _column(entry: Mapping, key: str, where: str, n: int | None, dtype) -> np.nd
     if value.size == 0:
         value = value.reshape(0)
     if value.ndim != 1 or (n is not None and len(value) != n):
-        raise ValueError(f"{where}[{key!r}] must have shape [{n}] (one per box); got {value.shape}")
+        raise ValueError(
+            f"{where}[{key!r}] must have shape [{n}] (one per instance); got {value.shape}"
+        )
     return value
 
 
-def _check_image(entry, where: str, detection: bool) -> dict:
+def _check_iou_type(iou_type: str) -> str:
+    if iou_type not in IOU_TYPES:
+        raise ValueError(f"iou_type must be one of {IOU_TYPES} (boxes, masks); got {iou_type!r}")
+    return iou_type
+
+
+def _check_image(entry, where: str, detection: bool, iou_type: str) -> dict:
+    keys = "'masks' and 'classes'" if iou_type == "segm" else "'boxes' and 'classes'"
     if not isinstance(entry, Mapping):
-        raise ValueError(f"{where} must be a dict with 'boxes' and 'classes'; got {type(entry)}")
-    if "boxes" not in entry:
+        raise ValueError(f"{where} must be a dict with {keys}; got {type(entry)}")
+    masks = None
+    if iou_type == "segm":
+        if "masks" not in entry:
+            raise ValueError(f"{where} is missing 'masks' ([N, H, W] binary; iou_type='segm')")
+        masks = check_masks(entry["masks"], f"{where}['masks']")
+    elif "boxes" not in entry:
         raise ValueError(f"{where} is missing 'boxes'")
-    boxes = np.asarray(entry["boxes"], dtype=np.float64)
+    boxes = np.asarray(entry["boxes"] if "boxes" in entry else mask_boxes(masks), np.float64)
     if boxes.size == 0:
         boxes = boxes.reshape(0, 4)
     if boxes.ndim != 2 or boxes.shape[1] != 4:
@@ -85,12 +106,18 @@ def _check_image(entry, where: str, detection: bool) -> dict:
             "(x2 < x1 or y2 < y1); boxes must be absolute xyxy"
         )
     n = len(boxes)
+    if masks is not None and len(masks) != n:
+        raise ValueError(f"{where}['masks'] holds {len(masks)} masks for {n} boxes")
     classes = _column(entry, "classes", where, n, np.float64)
     if np.any(classes != np.round(classes)) or np.any(classes < 0):
         raise ValueError(
             f"{where}['classes'] must be integer ids >= 0 (drop padding rows with class -1)"
         )
-    out = {"boxes": boxes, "classes": classes.astype(np.int64)}
+    wh = boxes[:, 2:] - boxes[:, :2]
+    area = wh[:, 0] * wh[:, 1] if masks is None else mask_area(masks)
+    out = {"boxes": boxes, "classes": classes.astype(np.int64), "area": area}
+    if masks is not None:
+        out["masks"] = masks
     if detection:
         out["scores"] = _column(entry, "scores", where, n, np.float64)
         if not np.all(np.isfinite(out["scores"])):
@@ -99,32 +126,44 @@ def _check_image(entry, where: str, detection: bool) -> dict:
     for key in ("iscrowd", "difficult"):
         flags = _column(entry, key, where, n, np.float64) if key in entry else np.zeros(n)
         out[key] = flags != 0
-    wh = boxes[:, 2:] - boxes[:, :2]
-    out["area"] = _column(entry, "area", where, n, np.float64) if "area" in entry else None
-    if out["area"] is None:
-        out["area"] = wh[:, 0] * wh[:, 1]
-    elif not np.all(np.isfinite(out["area"])) or np.any(out["area"] < 0):
-        raise ValueError(f"{where}['area'] must be finite and >= 0")
+    if "area" in entry:
+        out["area"] = _column(entry, "area", where, n, np.float64)
+        if not np.all(np.isfinite(out["area"])) or np.any(out["area"] < 0):
+            raise ValueError(f"{where}['area'] must be finite and >= 0")
     return out
 
 
-def standardize_images(images, name: str, detections: bool) -> list[dict]:
+def standardize_images(images, name: str, detections: bool, iou_type: str = "bbox") -> list[dict]:
     """Checks one per-image list (``name`` is used in errors) and returns dicts of float64 /
-    int64 / bool arrays; ground truth gains ``iscrowd``, ``difficult`` and ``area`` defaults."""
+    int64 / bool arrays with ``area`` (the box area, for ``iou_type="segm"`` the mask pixel
+    count; a ground-truth ``area`` given wins) and, for "segm", bool ``masks`` ``[N, H, W]``;
+    ground truth gains ``iscrowd`` and ``difficult`` defaults."""
+    _check_iou_type(iou_type)
     if isinstance(images, (Mapping, str)) or not isinstance(images, Sequence):
         raise ValueError(f"{name} must be a list with one dict per image; got {type(images)}")
-    return [_check_image(entry, f"{name}[{i}]", detections) for i, entry in enumerate(images)]
+    return [
+        _check_image(entry, f"{name}[{i}]", detections, iou_type) for i, entry in enumerate(images)
+    ]
 
 
-def standardize_detections(ground_truth, detections) -> tuple[list[dict], list[dict]]:
-    """:func:`standardize_images` on both lists, which must have the same length."""
-    gts = standardize_images(ground_truth, "ground_truth", False)
-    dets = standardize_images(detections, "detections", True)
+def standardize_detections(
+    ground_truth, detections, iou_type: str = "bbox"
+) -> tuple[list[dict], list[dict]]:
+    """:func:`standardize_images` on both lists, which must have the same length (and, for
+    masks, the same image size ``H, W`` image by image)."""
+    gts = standardize_images(ground_truth, "ground_truth", False, iou_type)
+    dets = standardize_images(detections, "detections", True, iou_type)
     if len(gts) != len(dets):
         raise ValueError(
             "ground_truth and detections must have one entry per image, in the same order; "
             f"got {len(gts)} and {len(dets)}"
         )
+    for i, (g, d) in enumerate(zip(gts, dets, strict=True)):
+        if "masks" in g and g["masks"].shape[1:] != d["masks"].shape[1:]:
+            raise ValueError(
+                f"image {i}: ground_truth[{i}]['masks'] are {g['masks'].shape[1:]} (H, W) but "
+                f"detections[{i}]['masks'] are {d['masks'].shape[1:]}; they must be equal"
+            )
     return gts, dets
 
 
@@ -177,19 +216,20 @@ def _greedy_match(ious, gt_ignore, crowd, thresholds):
     return matches
 
 
-def _evaluate_image(gt, det, class_id, max_det):
+def _evaluate_image(gt, det, class_id, max_det, iou_type):
     """One image and class, for every area range: COCOeval.evaluateImg's result."""
-    g, d = gt["classes"] == class_id, det["classes"] == class_id
-    order = np.argsort(-det["scores"][d], kind="mergesort")[:max_det]
-    det_boxes, scores = det["boxes"][d][order], det["scores"][d][order]
-    gt_boxes, crowd, area = gt["boxes"][g], gt["iscrowd"][g], gt["area"][g]
-    to_xywh = lambda b: np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
-    det_xywh = to_xywh(det_boxes)
+    g, d = gt["classes"] == class_id, np.flatnonzero(det["classes"] == class_id)
+    d = d[np.argsort(-det["scores"][d], kind="mergesort")[:max_det]]
+    scores, det_area = det["scores"][d], det["area"][d]
+    crowd, area = gt["iscrowd"][g], gt["area"][g]
+    if iou_type == "segm":
+        ious = mask_iou(det["masks"][d], gt["masks"][g], crowd)
+    else:
+        to_xywh = lambda b: np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
+        ious = _coco_iou(to_xywh(det["boxes"][d]), to_xywh(gt["boxes"][g]), crowd)
     ranges = np.array(COCO_AREA_RANGES)[:, :, None]
     gt_ignore = crowd[None, :] | (area < ranges[:, 0]) | (area > ranges[:, 1])  # [A, G]
-    det_area = det_xywh[:, 2] * det_xywh[:, 3]
     det_outside = (det_area < ranges[:, 0]) | (det_area > ranges[:, 1])  # [A, D]
-    ious = _coco_iou(det_xywh, to_xywh(gt_boxes), crowd)
     matches = _greedy_match(ious, gt_ignore, crowd, COCO_IOU_THRESHOLDS)
     matched = matches >= 0
     padded = np.concatenate([gt_ignore, np.zeros((len(gt_ignore), 1), dtype=bool)], axis=1)
@@ -229,22 +269,31 @@ def _mean_valid(values: np.ndarray) -> float:
     return float(np.mean(valid)) if valid.size else -1.0
 
 
-def coco_map(ground_truth, detections, class_ids: Sequence[int] | None = None) -> dict:
-    """COCO box mAP, equal to ``pycocotools.cocoeval.COCOeval(..., "bbox")``.
+def coco_map(
+    ground_truth, detections, class_ids: Sequence[int] | None = None, iou_type: str = "bbox"
+) -> dict:
+    """COCO box or mask mAP, equal to ``pycocotools.cocoeval.COCOeval(..., iou_type)``.
 
     AP is averaged over IoU 0.50:0.05:0.95 and 101 recall points, for area ranges
     all/small/medium/large (32², 96²) and up to 1/10/100 detections per image, with
     pycocotools's rules: per image and class, detections in score order (stable sort) are
     matched greedily; crowd ground truth and ground truth outside the area range are ignored,
-    as are detections matched to them and unmatched detections outside the range. IoU uses
-    pycocotools's xywh arithmetic (no +1). Ground truth ``area`` defaults to the box area.
-    Precision keeps pycocotools's ``tp / (tp + fp + eps)``, so perfect detections score
-    ``1 - 1e-16``.
+    as are detections matched to them and unmatched detections outside the range. Box IoU
+    uses pycocotools's xywh arithmetic (no +1); mask IoU (``iou_type="segm"``) is pixel
+    intersection over union, over the detection's own pixel count for a crowd ground truth,
+    0 without a common pixel (empty masks included), as ``pycocotools.mask.iou``. Areas for the
+    ranges: detections use the box area, or for "segm" the mask pixel count (what
+    ``COCO.loadRes`` computes for mask results without a ``bbox``); ground truth uses its
+    ``area`` if given, else the same default (COCOeval reads the annotation's ``area``: the
+    files of :func:`~yeehaw_tf.metrics.coco_json.write_coco_json` store this one). Precision
+    keeps pycocotools's ``tp / (tp + fp + eps)``, so perfect detections score ``1 - 1e-16``.
 
     Args:
-      ground_truth, detections: per-image lists (see the module docstring).
+      ground_truth, detections: per-image lists (see the module docstring); "segm" needs
+        ``masks`` in both.
       class_ids: the categories to evaluate (the ground-truth file's ``categories``); default:
-        every class with a ground-truth box.
+        every class with ground truth.
+      iou_type: "bbox" (boxes) or "segm" (instance masks).
 
     Returns:
       ``AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl`` (floats,
@@ -252,7 +301,7 @@ def coco_map(ground_truth, detections, class_ids: Sequence[int] | None = None) -
       ``{class_id: AP}`` (the mean of ``eval['precision'][:, :, k, 0, 2]``, -1 without ground
       truth).
     """
-    gts, dets = standardize_detections(ground_truth, detections)
+    gts, dets = standardize_detections(ground_truth, detections, iou_type)
     categories = _category_ids(gts, class_ids)
     shape = (len(COCO_IOU_THRESHOLDS), len(categories), len(COCO_AREA_RANGES))
     precision = -np.ones(shape[:1] + (len(COCO_RECALL_THRESHOLDS),) + shape[1:] + (3,))
@@ -260,7 +309,7 @@ def coco_map(ground_truth, detections, class_ids: Sequence[int] | None = None) -
     entries = {c: [] for c in categories}  # per class, in image order
     for g, d in zip(gts, dets, strict=True):
         for c in np.intersect1d(np.union1d(g["classes"], d["classes"]), categories):
-            entries[int(c)].append(_evaluate_image(g, d, c, COCO_MAX_DETECTIONS[-1]))
+            entries[int(c)].append(_evaluate_image(g, d, c, COCO_MAX_DETECTIONS[-1], iou_type))
     for k, class_id in enumerate(categories):
         _accumulate(entries[class_id], precision, recall, k)
     result = {}
@@ -355,15 +404,16 @@ def voc_map(
 
 
 def _unbatch(value, name: str):
-    """A dict of padded batch arrays (``boxes [B, N, 4]``, class -1 for padding) becomes a list
-    of per-image dicts; a list passes through."""
+    """A dict of padded batch arrays (``classes [B, N]`` with -1 for padding, ``boxes
+    [B, N, 4]``, ``masks [B, N, H, W]``, ...) becomes a list of per-image dicts; a list passes
+    through."""
     if not isinstance(value, Mapping):
         return list(value)
     arrays = {key: np.asarray(v) for key, v in value.items()}
-    if "boxes" not in arrays or arrays["boxes"].ndim != 3 or "classes" not in arrays:
+    if "classes" not in arrays or arrays["classes"].ndim != 2:
         raise ValueError(
-            f"{name} must be a list of per-image dicts or a batch dict with 'boxes' "
-            "[B, N, 4] and 'classes' [B, N] (-1 for padding)"
+            f"{name} must be a list of per-image dicts or a batch dict with 'classes' [B, N] "
+            "(-1 for padding) and 'boxes' [B, N, 4] and/or 'masks' [B, N, H, W]"
         )
     keep = arrays["classes"] >= 0
     return [{k: v[b][keep[b]] for k, v in arrays.items()} for b in range(len(keep))]
@@ -377,12 +427,20 @@ class COCOMeanAveragePrecision(keras.metrics.Metric):
 
     ``update_state(ground_truth, detections)`` takes the per-image lists of :func:`coco_map`
     or batch dicts of padded arrays (class -1 marks padding). ``result()`` returns the twelve
-    summary numbers as a flat dict of floats; ``detailed_result()`` adds ``per_class``.
+    summary numbers as a flat dict of floats; ``detailed_result()`` adds ``per_class``. With
+    ``iou_type="segm"`` every mask of the epoch is kept (as bool) until ``reset_state``.
     """
 
-    def __init__(self, class_ids: Sequence[int] | None = None, name="coco_map", dtype=None):
+    def __init__(
+        self,
+        class_ids: Sequence[int] | None = None,
+        iou_type: str = "bbox",
+        name="coco_map",
+        dtype=None,
+    ):
         super().__init__(name=name, dtype=dtype)
         self.class_ids = None if class_ids is None else [int(c) for c in class_ids]
+        self.iou_type = _check_iou_type(iou_type)
         self._ground_truth, self._detections = [], []
 
     def update_state(self, ground_truth, detections, sample_weight=None):
@@ -394,13 +452,15 @@ class COCOMeanAveragePrecision(keras.metrics.Metric):
         if sample_weight is not None:
             raise ValueError("sample_weight is not supported by COCO mAP; pass None")
         gts, dets = standardize_detections(
-            _unbatch(ground_truth, "ground_truth"), _unbatch(detections, "detections")
+            _unbatch(ground_truth, "ground_truth"),
+            _unbatch(detections, "detections"),
+            self.iou_type,
         )
         self._ground_truth.extend(gts)
         self._detections.extend(dets)
 
     def detailed_result(self) -> dict:
-        return coco_map(self._ground_truth, self._detections, self.class_ids)
+        return coco_map(self._ground_truth, self._detections, self.class_ids, self.iou_type)
 
     def result(self) -> dict:
         return {k: v for k, v in self.detailed_result().items() if k != "per_class"}
@@ -409,4 +469,9 @@ class COCOMeanAveragePrecision(keras.metrics.Metric):
         self._ground_truth, self._detections = [], []
 
     def get_config(self):
-        return {"class_ids": self.class_ids, "name": self.name, "dtype": self.dtype}
+        return {
+            "class_ids": self.class_ids,
+            "iou_type": self.iou_type,
+            "name": self.name,
+            "dtype": self.dtype,
+        }
