@@ -11,13 +11,17 @@ Three comparisons, each of two compiled ``tf.function``s on the same inputs:
   100 and 1,000. The check column says whether our indices equal the kernel's.
 * ``roi_align`` vs the classic ``tf.image.crop_and_resize`` RoIAlign: crop each RoI to an
   ``(7 * 2) x (7 * 2)`` grid placed at the bins' sample points, then 2 x 2 average pooling.
-  512 RoIs (clipped to the image, 32 to 512 pixels) on a ``1 x 64 x 64 x 256`` map of stride 16,
-  output 7 x 7, sampling ratio 2; ours with ``aligned=True``, whose sample points are the
-  same. It is not the same op at the border: ``crop_and_resize`` returns 0 for a sample
-  outside ``[0, size - 1]``, torchvision's RoIAlign clamps samples in ``[-1, 0)`` and
+  RoIs clipped to the image, 32 to 512 pixels; output 7 x 7, sampling ratio 2; ours with
+  ``aligned=True``, whose sample points are the same. Three sizes: 512 RoIs on a
+  ``1 x 64 x 64 x 256`` map (stride 16), 64 RoIs on ``1 x 16 x 16 x 64``, 1,000 RoIs on
+  ``1 x 32 x 32 x 256``. Each case has two rows: ``roi_align`` (the path it picks for that
+  size, named) and the other path (gathers or matmuls), both vs ``crop_and_resize``. It is
+  not the same op at the border: ``crop_and_resize`` returns 0 for a sample outside
+  ``[0, size - 1]``, torchvision's RoIAlign clamps samples in ``[-1, 0)`` and
   ``(size - 1, size]`` to the edge pixel; and its coordinates pass through ``/ (size - 1)``,
   so they differ by float rounding elsewhere. The check column gives the maximum absolute
-  difference over all RoIs and over RoIs whose samples all lie inside the map.
+  difference over all RoIs and over RoIs whose samples all lie inside the map, and between
+  our two paths.
 * ``iou`` vs ``keras.utils.bounding_boxes.compute_iou`` at 1,000 x 1,000 and 10,000 x 100
   boxes; the check column gives the maximum absolute difference.
 
@@ -40,6 +44,11 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from yeehaw_tf.ops import iou, nms, roi_align  # noqa: E402
+from yeehaw_tf.ops.roi import (  # noqa: E402
+    _gathers_are_cheaper,
+    _roi_align_gather,
+    _roi_align_matmul,
+)
 
 IMAGE = 1024.0
 
@@ -114,20 +123,35 @@ def nms_rows(rng, rounds, round_seconds):
     return rows
 
 
-def roi_align_row(rng, rounds, round_seconds, count=512, size=64, channels=256):
+ROI_ALIGN_CASES = ((512, 64, 256), (64, 16, 64), (1000, 32, 256))  # RoIs, map side, channels
+
+
+def roi_align_rows(rng, rounds, round_seconds):
+    rows = []
+    for count, size, channels in ROI_ALIGN_CASES:
+        rows += roi_align_case(rng, rounds, round_seconds, count, size, channels)
+    return rows
+
+
+def roi_align_case(rng, rounds, round_seconds, count, size, channels):
     stride = IMAGE / size
     features = tf.constant(rng.normal(size=(1, size, size, channels)).astype(np.float32))
     centre = rng.uniform(0, IMAGE, (count, 2))
     half = np.exp(rng.uniform(np.log(32), np.log(512), (count, 2))) / 2
     xyxy = np.clip(np.concatenate([centre - half, centre + half], 1), 0, IMAGE)
     rois = tf.constant(np.concatenate([np.zeros((count, 1)), xyxy], 1).astype(np.float32))
+    gathers = _gathers_are_cheaper([features.shape], 7, 7, 2)
+    chosen, other = ("gathers", "matmuls") if gathers else ("matmuls", "gathers")
+    paths = {"gathers": _roi_align_gather, "matmuls": _roi_align_matmul}
     functions = {
         "ours": tf.function(lambda: (roi_align(features, rois, 7, 1 / stride, 2, aligned=True),)),
+        "other": tf.function(lambda: (paths[other](features, rois, 7, 7, 1 / stride, 2, True),)),
         "crop_and_resize": tf.function(
             lambda: (crop_and_resize_roi_align(features, rois, 7, 1 / stride, 2),)
         ),
     }
-    diff = np.abs(functions["ours"]()[0].numpy() - functions["crop_and_resize"]()[0].numpy())
+    ours = functions["ours"]()[0].numpy()
+    diff = np.abs(ours - functions["crop_and_resize"]()[0].numpy())
     # Sample points lie half a sample step inside the RoI, shifted by -0.5 pixel.
     scaled = xyxy / stride
     step = (scaled[:, 2:] - scaled[:, :2]) / 14
@@ -137,10 +161,13 @@ def roi_align_row(rng, rounds, round_seconds, count=512, size=64, channels=256):
         f"max |diff| {diff.max():.1e} all, {diff[inside].max():.1e} on the "
         f"{inside.sum()} inside RoIs"
     )
+    paths_diff = np.abs(functions["other"]()[0].numpy() - ours).max()
     t = median_times(functions, (), rounds, round_seconds)
-    name = f"roi_align {count} RoIs, 1x{size}x{size}x{channels}, 7x7, ratio 2"
-
-    return [(name, t["ours"], t["crop_and_resize"], check)]
+    name = f"roi_align {count} RoIs, {size}x{size}x{channels}"
+    return [
+        (f"{name} ({chosen})", t["ours"], t["crop_and_resize"], check),
+        (f"  same, by {other}", t["other"], t["crop_and_resize"], f"vs {chosen} {paths_diff:.1e}"),
+    ]
 
 
 def iou_rows(rng, rounds, round_seconds):
@@ -175,7 +202,7 @@ def main() -> None:
     began = time.perf_counter()
     rows = (
         nms_rows(rng, args.rounds, args.round_seconds)
-        + roi_align_row(rng, args.rounds, args.round_seconds)
+        + roi_align_rows(rng, args.rounds, args.round_seconds)
         + iou_rows(rng, args.rounds, args.round_seconds)
     )
     print(f"{'case':<50}{'ours ms':>10}{'base ms':>10}{'ratio':>8}  check")

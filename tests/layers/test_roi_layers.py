@@ -12,7 +12,13 @@ import tensorflow as tf
 from tests.helpers import FLOAT32_ATOL
 from tests.tflite_checks import run_exported
 from yeehaw_tf.layers.roi import MultiLevelRoIAlign, RoIAlign, RoIPool
-from yeehaw_tf.ops.roi import assign_fpn_levels, multilevel_roi_align, roi_align, roi_pool
+from yeehaw_tf.ops.roi import (
+    _gathers_are_cheaper,
+    assign_fpn_levels,
+    multilevel_roi_align,
+    roi_align,
+    roi_pool,
+)
 
 
 def _data(seed=0, batch=2, height=6, width=7, channels=3, n=9):
@@ -31,7 +37,7 @@ def _pyramid(seed=1, batch=2, size=32, channels=2, n=10):
         rng.normal(size=(batch, size >> level, size >> level, channels)).astype(np.float32)
         for level in (2, 3, 4)
     ]
-    side = np.exp(rng.uniform(np.log(2), np.log(30), (n, 2)))
+    side = np.exp(rng.uniform(np.log(2), np.log(30), (n, 2))) * size / 32
     xy = rng.uniform(-3, size - 3, (n, 2))
     rois = np.concatenate([rng.integers(0, batch, (n, 1)), xy, xy + side], axis=1)
     return maps, rois.astype(np.float32)
@@ -90,8 +96,10 @@ def check_two_input_layer(layer, features: list, rois, tmp_path):
     return model
 
 
-def test_roi_align_layer(tmp_path):
-    features, rois = _data()
+@pytest.mark.parametrize("height, width", [(6, 7), (40, 44)])  # a matmul path, the gathers
+def test_roi_align_layer(tmp_path, height, width):
+    features, rois = _data(height=height, width=width)
+    assert _gathers_are_cheaper([(None, *features.shape[1:])], 3, 2, 2) == (height > 6)
     layer = RoIAlign((3, 2), spatial_scale=0.25, sampling_ratio=2, aligned=True)
     model = check_two_input_layer(layer, [features], rois, tmp_path)
     want = roi_align(features, rois, (3, 2), 0.25, 2, True)
@@ -116,14 +124,18 @@ def test_roi_pool_layer(tmp_path):
     np.testing.assert_allclose(got, roi_pool(features, rois, (2, 3), 0.25).numpy(), atol=1e-6)
 
 
-def test_multilevel_roi_align_layer(tmp_path):
-    maps, rois = _pyramid()
-    layer = MultiLevelRoIAlign((2, 2), sampling_ratio=2, aligned=True, canonical_size=8)
-    levels = assign_fpn_levels(rois[:, 1:], 2, 4, canonical_size=8).numpy()
+@pytest.mark.parametrize("size", [32, 128])  # a matmul per level, one gather pass
+def test_multilevel_roi_align_layer(tmp_path, size):
+    maps, rois = _pyramid(size=size)
+    shapes = [(None, *m.shape[1:]) for m in maps]
+    assert _gathers_are_cheaper(shapes, 2, 2, 2) == (size > 32)
+    canonical = size / 4  # RoIs and canonical size grow with the image: every level is used
+    layer = MultiLevelRoIAlign((2, 2), sampling_ratio=2, aligned=True, canonical_size=canonical)
+    levels = assign_fpn_levels(rois[:, 1:], 2, 4, canonical_size=canonical).numpy()
     assert set(levels) == {2, 3, 4}
     model = check_two_input_layer(layer, maps, rois, tmp_path)
     pyramid = {f"P{level}": m for level, m in zip((2, 3, 4), maps, strict=True)}
-    want = multilevel_roi_align(pyramid, rois, 2, 2, True, canonical_size=8).numpy()
+    want = multilevel_roi_align(pyramid, rois, 2, 2, True, canonical_size=canonical).numpy()
     got = run_exported(model, [*maps, rois], tmp_path)[0]
     np.testing.assert_allclose(got, want, atol=1e-5)
 

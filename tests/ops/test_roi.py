@@ -9,7 +9,15 @@ import pytest
 import tensorflow as tf
 
 from tests.helpers import FLOAT32_ATOL
-from yeehaw_tf.ops.roi import assign_fpn_levels, multilevel_roi_align, roi_align, roi_pool
+from yeehaw_tf.ops.roi import (
+    _gathers_are_cheaper,
+    _roi_align_gather,
+    _roi_align_matmul,
+    assign_fpn_levels,
+    multilevel_roi_align,
+    roi_align,
+    roi_pool,
+)
 
 FLOAT64_ATOL = 1e-10
 
@@ -158,26 +166,93 @@ ALIGN_CASES = [
     ((2, 4), 0.25, 0, True),
     (3, 0.25, -1, True),
     (1, 0.25, 1, False),
+    (1, 0.25, 1, True),
     ((4, 3), 0.5, 3, True),
+    ((3, 5), 0.5, 3, False),
     ((2, 3), 1.0, 0, False),
+    ((2, 3), 1.0, 2, True),
+    ((5, 4), 0.125, 4, False),
+    (7, 0.25, 1, False),
 ]
+FIXED_CASES = [case for case in ALIGN_CASES if case[2] > 0]
+
+
+def _by(path: str):
+    """``roi_align`` with its signature, by one path: ``"roi_align"`` (the choice it makes),
+    ``"gathers"`` (fixed ``sampling_ratio`` only) or ``"matmuls"``."""
+    if path == "roi_align":
+        return roi_align
+    impl = {"gathers": _roi_align_gather, "matmuls": _roi_align_matmul}[path]
+
+    def align(features, rois, output_size, scale, sampling_ratio, aligned):
+        features, rois = tf.convert_to_tensor(features), tf.convert_to_tensor(rois)
+        return impl(features, rois, *_pair(output_size), scale, sampling_ratio, aligned)
+
+    return align
 
 
 # --- RoIAlign ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("output_size, scale, sampling_ratio, aligned", ALIGN_CASES)
-def test_roi_align_matches_the_torchvision_loop(output_size, scale, sampling_ratio, aligned):
+@pytest.mark.parametrize(
+    "path, output_size, scale, sampling_ratio, aligned",
+    [("roi_align", *case) for case in ALIGN_CASES]
+    + [(path, *case) for path in ("gathers", "matmuls") for case in FIXED_CASES],
+)
+def test_roi_align_matches_the_torchvision_loop(path, output_size, scale, sampling_ratio, aligned):
     features, rois = _features(), _rois()
+    align = _by(path)
     args = (output_size, scale, sampling_ratio, aligned)
     want = roi_align_reference(features, rois, *args)
-    got = roi_align(features, rois, *args).numpy()
+    got = align(features, rois, *args).numpy()
     assert got.dtype == np.float64 and got.shape == want.shape
     np.testing.assert_allclose(got, want, atol=FLOAT64_ATOL)
     want32 = roi_align_reference(features.astype(np.float32), rois, *args, T=np.float32)
-    got32 = roi_align(features.astype(np.float32), rois.astype(np.float32), *args).numpy()
+    got32 = align(features.astype(np.float32), rois.astype(np.float32), *args).numpy()
     assert got32.dtype == np.float32
     np.testing.assert_allclose(got32, want32, atol=FLOAT32_ATOL)
+
+
+@pytest.mark.parametrize("aligned", [False, True])
+def test_roi_align_on_a_large_map_takes_the_gathers(aligned):
+    """A 2 x 48 x 56 map (the RoIs scaled up with it): fixed sampling goes through gathers,
+    adaptive through matmuls, both as the loop says."""
+    features, rois = _features(7, (2, 48, 56, 4)), _rois(7, image=(48, 56))
+    assert _gathers_are_cheaper([features.shape], 3, 2, 2)
+    assert not _gathers_are_cheaper([features.shape], 3, 2, 0)
+    for sampling_ratio in (2, 0):
+        want = roi_align_reference(features, rois, (3, 2), 1.0, sampling_ratio, aligned)
+        got = roi_align(features, rois, (3, 2), 1.0, sampling_ratio, aligned).numpy()
+        np.testing.assert_allclose(got, want, atol=FLOAT64_ATOL)
+
+
+def test_the_path_choice_follows_the_map_size():
+    """The crossover the module notes give: 7 x 7 bins, ratio 2, 256 channels, one image."""
+    assert not _gathers_are_cheaper([(1, 32, 32, 256)], 7, 7, 2)
+    assert _gathers_are_cheaper([(1, 64, 64, 256)], 7, 7, 2)
+    assert _gathers_are_cheaper([(None, None, None, 256)], 7, 7, 2)  # unknown: gathers
+    assert not _gathers_are_cheaper([(None, None, None, 256)], 7, 7, 0)  # adaptive: matmuls
+    pyramid = [(1, 64 >> i, 64 >> i, 256) for i in range(4)]
+    assert _gathers_are_cheaper(pyramid, 7, 7, 2)  # one gather vs a matmul per level
+
+
+@pytest.mark.parametrize("path", ["gathers", "matmuls"])
+def test_roi_align_with_no_rois(path):
+    features = _features()
+    for sampling_ratio in (2, 0) if path == "matmuls" else (2,):
+        got = _by(path)(features, np.zeros((0, 5)), (3, 2), 0.25, sampling_ratio, True)
+        assert got.shape == (0, 3, 2, 3)
+
+
+@pytest.mark.parametrize("path", ["gathers", "matmuls"])
+@pytest.mark.parametrize("dtype, atol", [(tf.float16, 2e-3), (tf.bfloat16, 2e-2)])
+def test_roi_align_in_half_precision(path, dtype, atol):
+    """Half-precision features give half-precision results; the coordinates stay float32."""
+    features, rois = tf.cast(_features(), dtype), _rois().astype(np.float32)
+    got = _by(path)(features, rois, (3, 2), 0.25, 2, True)
+    assert got.dtype == dtype
+    want = roi_align_reference(tf.cast(features, tf.float64).numpy(), rois, (3, 2), 0.25, 2, True)
+    np.testing.assert_allclose(tf.cast(got, tf.float64).numpy(), want, atol=atol)
 
 
 def test_roi_align_adaptive_sampling_has_no_cap():
@@ -193,27 +268,32 @@ def test_roi_align_adaptive_sampling_has_no_cap():
         assert np.abs(want).max() > 0
 
 
-def test_roi_align_in_a_graph_with_unknown_sizes():
+@pytest.mark.parametrize("sampling_ratio", [0, 2])
+def test_roi_align_in_a_graph_with_unknown_sizes(sampling_ratio):
     features, rois = _features(), _rois()
     fn = tf.function(
-        lambda f, r: roi_align(f, r, (3, 2), 0.25, 0, True),
+        lambda f, r: roi_align(f, r, (3, 2), 0.25, sampling_ratio, True),
         input_signature=[
             tf.TensorSpec([None, None, None, 3], tf.float64),
             tf.TensorSpec([None, 5], tf.float64),
         ],
     )
-    want = roi_align_reference(features, rois, (3, 2), 0.25, 0, True)
+    want = roi_align_reference(features, rois, (3, 2), 0.25, sampling_ratio, True)
     np.testing.assert_allclose(fn(features, rois).numpy(), want, atol=FLOAT64_ATOL)
 
 
-@pytest.mark.parametrize("sampling_ratio, aligned", [(2, False), (0, True)])
-def test_roi_align_gradient(sampling_ratio, aligned):
+@pytest.mark.parametrize(
+    "path, sampling_ratio, aligned",
+    [("matmuls", 2, False), ("matmuls", 0, True), ("gathers", 2, False), ("gathers", 3, True)],
+)
+def test_roi_align_gradient(path, sampling_ratio, aligned):
     features = _features(2, (2, 5, 6, 2))
     rois = np.array([[0, 1.0, 2.0, 9.0, 15.0], [1, -3.0, 4.0, 30.0, 10.0], [1, 5.0, 5.0, 6.0, 6.5]])
+    align = _by(path)
 
     @tf.function
     def f(x):
-        return roi_align(x, rois, (2, 3), 0.5, sampling_ratio, aligned)
+        return align(x, rois, (2, 3), 0.5, sampling_ratio, aligned)
 
     theoretical, numerical = tf.test.compute_gradient(f, [tf.constant(features)])
     np.testing.assert_allclose(theoretical[0], numerical[0], atol=1e-7)
@@ -287,11 +367,11 @@ def test_assign_fpn_levels_matches_the_level_mapper():
     np.testing.assert_array_equal(got.numpy(), fpn_levels_reference(boxes, 3, 6, 100, 5))
 
 
-def _pyramid(seed=5, batch=2, size=64, channels=3):
+def _pyramid(seed=5, batch=2, size=64, channels=3, levels=(2, 3, 4, 5)):
     rng = np.random.default_rng(seed)
     return {
         f"P{level}": rng.normal(size=(batch, size >> level, size >> level, channels))
-        for level in (2, 3, 4, 5)
+        for level in levels
     }
 
 
@@ -324,6 +404,43 @@ def test_multilevel_roi_align_pools_each_roi_from_its_level(sampling_ratio, alig
             three[f"P{level}"], rois[k : k + 1], (3, 2), 0.5**level, sampling_ratio, aligned
         )
         np.testing.assert_allclose(got3[k], want.numpy()[0], atol=FLOAT64_ATOL)
+
+
+@pytest.mark.parametrize(
+    "sampling_ratio, aligned, size, levels, gathers",
+    [
+        (2, False, 64, (2, 3, 4, 5), True),  # one gather pass over the stacked levels
+        (2, True, 64, (2, 3, 4, 5), True),
+        (3, True, 16, (2, 3, 4), False),  # 4 x 4 to 1 x 1 maps: a matmul per level is cheaper
+        (0, False, 64, (2, 3, 4, 5), False),  # adaptive: a matmul per level
+    ],
+)
+def test_multilevel_roi_align_matches_the_loop_on_each_roi_level(
+    sampling_ratio, aligned, size, levels, gathers
+):
+    pyramid, rois = _pyramid(size=size, levels=levels), _pyramid_rois(size=size)
+    shapes = [m.shape for m in pyramid.values()]
+    assert _gathers_are_cheaper(shapes, 3, 2, sampling_ratio) == gathers
+    got = multilevel_roi_align(pyramid, rois, (3, 2), sampling_ratio, aligned, canonical_size=16)
+    target = fpn_levels_reference(rois[:, 1:], levels[0], levels[-1], 16, 4)
+    assert len(set(target)) >= 3
+    for k, level in enumerate(target):
+        scale = 0.5**level
+        want = roi_align_reference(
+            pyramid[f"P{level}"], rois[k : k + 1], (3, 2), scale, sampling_ratio, aligned
+        )
+        np.testing.assert_allclose(got.numpy()[k], want[0], atol=FLOAT64_ATOL)
+
+
+def test_multilevel_roi_align_in_a_graph_with_unknown_sizes():
+    pyramid, rois = _pyramid(), _pyramid_rois()
+    want = multilevel_roi_align(pyramid, rois, (3, 2), 2, True, canonical_size=16)
+    spec = {key: tf.TensorSpec([None, None, None, 3], tf.float64) for key in pyramid}
+    fn = tf.function(
+        lambda p, r: multilevel_roi_align(p, r, (3, 2), 2, True, canonical_size=16),
+        input_signature=[spec, tf.TensorSpec([None, 5], tf.float64)],
+    )
+    np.testing.assert_allclose(fn(pyramid, rois).numpy(), want.numpy(), atol=FLOAT64_ATOL)
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -370,6 +487,8 @@ def test_bad_arguments_for_sampling_levels_and_pyramids():
             multilevel_roi_align({key: pyramid["P2"]}, rois, 2)
     with pytest.raises(ValueError, match="dict of maps keyed by level"):
         multilevel_roi_align(list(pyramid.values()), rois, 2)
+    with pytest.raises(ValueError, match="same dtype"):
+        multilevel_roi_align({**pyramid, "P3": pyramid["P3"].astype(np.float32)}, rois, 2)
     with pytest.raises(ValueError, match="static feature height"):
         tf.function(
             lambda f: roi_pool(f, rois, 2, 0.25),
