@@ -11,7 +11,9 @@ and the input signature; the model is ``saved_model/`` (default) or one of the
 - segmentation: the share of the image's pixels per class; the class map over the image
   (alpha 0.5, one colour per class) with a legend;
 - detection: one line per detection scoring at least ``--min_score``: class, score and box in
-  pixels of the original image; the boxes and labels drawn on it.
+  pixels of the original image; the boxes and labels drawn on it. Models that serve ``masks``
+  (Mask R-CNN: ``[K, M, M]`` in box coordinates) get each mask pasted into the original image,
+  drawn, and its pixel count printed.
 
 An image whose size differs from the model's input is resized (bilinear, antialiased, as the
 training pipeline resizes) with a note; class maps and boxes are mapped back to the original
@@ -345,22 +347,30 @@ class Predictor:
         scores = outputs["scores"][:count].astype(np.float64)
         classes = outputs["classes"][:count].astype(np.int64)
         names = _full_names(self.class_names, int(classes.max(initial=-1)) + 1)
+        kept = np.nonzero(scores >= min_score)[0]
         detections = [
             {
-                "class": int(c),
-                "name": names[c],
-                "score": float(s),
-                "box": [float(v) for v in box],
+                "class": int(classes[i]),
+                "name": names[classes[i]],
+                "score": float(scores[i]),
+                "box": [float(v) for v in xyxy[i]],
             }
-            for box, s, c in zip(xyxy, scores, classes, strict=True)
-            if s >= min_score
+            for i in kept
         ]
-        return {
+        result = {
             "class_names": names,
             "min_score": float(min_score),
             "num_detections": count,
             "detections": detections,
         }
+        if "masks" in outputs:  # instance masks in box coordinates: pasted into the image
+            from yeehaw_tf.models.detection.mask_head import paste_masks
+
+            masks = paste_masks(outputs["masks"][kept], xyxy[kept], height, width)
+            for detection, mask in zip(detections, masks, strict=True):
+                detection["mask_pixels"] = int(mask.sum())
+            result["masks"] = masks
+        return result
 
 
 def predict(
@@ -420,7 +430,8 @@ def format_result(result: dict) -> str:
         name_width = max((len(d["name"]) for d in found), default=0)
         for d in found:
             box = ", ".join(f"{v:.1f}" for v in d["box"])
-            lines.append(f"  {d['name']:<{name_width}}  {d['score']:.3f}  [{box}]")
+            mask = f"  mask {d['mask_pixels']} px" if "mask_pixels" in d else ""
+            lines.append(f"  {d['name']:<{name_width}}  {d['score']:.3f}  [{box}]{mask}")
     return "\n".join(lines)
 
 
@@ -493,6 +504,7 @@ def annotate(image: np.ndarray, result: dict, path: str) -> str:
                 np.asarray([d["box"] for d in found], np.float64).reshape(-1, 4),
                 np.asarray([d["class"] for d in found], np.int64),
                 np.asarray([d["score"] for d in found], np.float64),
+                masks=result.get("masks"),
                 class_names=tuple(result["class_names"]),
                 path=path,
             )

@@ -81,3 +81,37 @@ def test_real_detection_datasets_load_by_name_through_the_same_code(tmp_path, na
 def test_a_dataset_without_boxes_is_refused(data_dir):
     with pytest.raises(ValueError, match="not a detection dataset"):
         load_detection("digits", data_dir)
+
+
+def test_instance_masks_load_and_are_kept_padded_mirrored_and_resized_with_their_boxes(data_dir):
+    data = load_detection("shapes/tiny", data_dir, masks=True)
+    image, target = next(iter(data.train))
+    masks = target["masks"].numpy()
+    assert masks.dtype == np.uint8 and masks.shape == (len(target["boxes"]), *image.shape[:2])
+    h, w = image.shape[:2]
+    for mask, (y1, x1, y2, x2) in zip(masks, target["boxes"].numpy(), strict=True):
+        rows, cols = np.nonzero(mask)  # each box is its mask's tight extent
+        np.testing.assert_allclose(
+            [rows.min() / h, cols.min() / w, (rows.max() + 1) / h, (cols.max() + 1) / w],
+            [y1, x1, y2, x2],
+            atol=1e-6,
+        )
+    batches = detection_pipeline(data.train, batch_size=8, training=True, max_boxes=5, seed=1)
+    images, targets = next(iter(batches))
+    assert targets["masks"].shape == (8, 5, h, w)
+    for boxes, classes, masks in zip(
+        targets["boxes"].numpy(), targets["classes"].numpy(), targets["masks"].numpy(), strict=True
+    ):
+        assert not masks[classes < 0].any()  # padding has empty masks
+        for mask, (y1, x1, y2, x2) in zip(masks[classes >= 0], boxes[classes >= 0], strict=True):
+            cols = np.nonzero(mask.any(axis=0))[0]  # mirrored or not, mask and box agree
+            np.testing.assert_allclose([cols.min() / w, (cols.max() + 1) / w], [x1, x2], atol=1e-6)
+    resized = detection_pipeline(data.test, batch_size=2, training=False, image_size=(16, 24))
+    _, targets = next(iter(resized))
+    assert targets["masks"].shape[2:] == (16, 24)
+
+
+def test_masks_from_a_dataset_without_them_are_refused(tmp_path):
+    with tfds.testing.mock_data(num_examples=2):
+        with pytest.raises(ValueError, match="no instance masks"):
+            load_detection("voc/2007", str(tmp_path), masks=True)

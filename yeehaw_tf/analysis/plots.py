@@ -367,7 +367,7 @@ def plot_detections(
     """A grid of test images, each enlarged to about 256 pixels, with its detections scoring at
     least ``min_score`` drawn by :func:`draw_detections` and its ground-truth boxes dashed.
     ``ground_truth`` / ``detections``: per image ``{"boxes": xyxy pixels, "classes"[,
-    "scores"]}``. Writes a PNG (atomically) and returns ``path``."""
+    "scores"][, "masks": [n, H, W] image masks]}``. Writes a PNG (atomically) and returns ``path``."""
     images = np.asarray(images)
     if images.ndim != 4 or len(ground_truth) != len(images) or len(detections) != len(images):
         raise ValueError(
@@ -385,11 +385,15 @@ def plot_detections(
     for i, image in enumerate(images):
         found = detections[i]
         big = np.repeat(np.repeat(image, zoom, axis=0), zoom, axis=1)
+        masks = found.get("masks")
+        if masks is not None:
+            masks = np.repeat(np.repeat(np.asarray(masks), zoom, axis=1), zoom, axis=2)
         drawn = draw_detections(
             big,
             np.asarray(found["boxes"], np.float32).reshape(-1, 4) * zoom,
             np.asarray(found["classes"]),
             np.asarray(found["scores"]),
+            masks=masks,
             class_names=tuple(class_names) or None,
             score_threshold=min_score,
         )

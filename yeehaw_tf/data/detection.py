@@ -40,8 +40,10 @@ class DetectionData:
     num_test: int
 
 
-def load_detection(name: str, data_dir: str | None = None) -> DetectionData:
-    """Prepares (if needed) and loads a detection dataset by name."""
+def load_detection(name: str, data_dir: str | None = None, masks: bool = False) -> DetectionData:
+    """Prepares (if needed) and loads a detection dataset by name; ``masks=True`` adds each
+    object's instance mask, ``"masks": [K, H, W]`` uint8 in {0, 1} (datasets whose objects
+    have a ``mask`` image, such as ``shapes``)."""
     validate_dataset_name(name)
     (train, test), info = load_splits(name, data_dir or default_data_dir())
     objects = info.features["objects"] if "objects" in info.features else None
@@ -53,15 +55,23 @@ def load_detection(name: str, data_dir: str | None = None) -> DetectionData:
         raise ValueError(
             f"dataset {name!r} has no objects with bbox and label: not a detection dataset"
         )
+    if masks and "mask" not in objects.feature:
+        raise ValueError(
+            f"dataset {name!r} has no instance masks (objects/mask): choose a detector without "
+            "masks, or a dataset with them (e.g. shapes)"
+        )
 
     def pair(example):
         boxes, labels = example["objects"]["bbox"], example["objects"]["label"]
         # one length (a TFDS Sequence keeps its fields aligned; TFDS's mock data does not)
         count = tf.minimum(tf.shape(boxes)[0], tf.shape(labels)[0])
-        return example["image"], {
+        target = {
             "boxes": tf.cast(boxes[:count], tf.float32),
             "classes": tf.cast(labels[:count], tf.int32),
         }
+        if masks:
+            target["masks"] = tf.cast(example["objects"]["mask"][:count, ..., 0] > 0, tf.uint8)
+        return example["image"], target
 
     return DetectionData(
         name=name,
@@ -74,18 +84,28 @@ def load_detection(name: str, data_dir: str | None = None) -> DetectionData:
     )
 
 
-def clean_boxes(boxes, classes, max_boxes: int = MAX_BOXES):
-    """Clips relative boxes to [0, 1], drops the empty ones, keeps the first ``max_boxes``."""
+def clean_boxes(boxes, classes, max_boxes: int = MAX_BOXES, masks=None):
+    """Clips relative boxes to [0, 1], drops the empty ones, keeps the first ``max_boxes``
+    (and the same rows of ``masks [K, H, W]`` when given, returned third)."""
     boxes = tf.clip_by_value(tf.cast(boxes, tf.float32), 0.0, 1.0)
     keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
     boxes, classes = tf.boolean_mask(boxes, keep), tf.boolean_mask(classes, keep)
-    return boxes[:max_boxes], tf.cast(classes[:max_boxes], tf.int32)
+    cleaned = boxes[:max_boxes], tf.cast(classes[:max_boxes], tf.int32)
+    if masks is None:
+        return cleaned
+    return (*cleaned, tf.boolean_mask(masks, keep)[:max_boxes])
 
 
 def flip_horizontally(image, boxes):
     """The mirrored image and its boxes (relative yxyx)."""
     ymin, xmin, ymax, xmax = tf.unstack(boxes, axis=-1)
     return tf.reverse(image, axis=[1]), tf.stack([ymin, 1.0 - xmax, ymax, 1.0 - xmin], axis=-1)
+
+
+def _resize_masks(masks, size):
+    """``[K, H, W]`` uint8 masks resized (nearest neighbour) to ``size``."""
+    resized = tf.image.resize(masks[..., None], size, method="nearest")
+    return tf.cast(resized[..., 0], tf.uint8)
 
 
 def detection_pipeline(
@@ -101,7 +121,8 @@ def detection_pipeline(
     cache: bool = True,
 ) -> tf.data.Dataset:
     """Batches of ``(float32 pixels 0..255 [B, H, W, 3], {"boxes": [B, max_boxes, 4],
-    "classes": [B, max_boxes]})``, padded with zero boxes of class -1. With ``image_size`` the
+    "classes": [B, max_boxes]})``, padded with zero boxes of class -1 (and ``"masks": [B,
+    max_boxes, H, W]`` uint8, padded with zeros, when the examples carry masks). With ``image_size`` the
     image is resized bilinearly (relative boxes are unchanged). Training: shuffled with
     ``seed``, repeated, each example mirrored with probability 1/2 (a stateless draw from
     ``(seed, position in the stream)``, so the stream is a pure function of ``seed``), full
@@ -111,20 +132,34 @@ def detection_pipeline(
     if max_boxes < 1:
         raise ValueError(f"max_boxes must be a positive integer, got {max_boxes}")
 
+    with_masks = "masks" in dataset.element_spec[1]
+
     def prepare(image, target):
         image = tf.cast(image, tf.float32)
         if image_size is not None:
             image = resize_images(image, image_size)
-        boxes, classes = clean_boxes(target["boxes"], target["classes"], max_boxes)
-        return image, {"boxes": boxes, "classes": classes}
+        if not with_masks:
+            boxes, classes = clean_boxes(target["boxes"], target["classes"], max_boxes)
+            return image, {"boxes": boxes, "classes": classes}
+        masks = target["masks"]
+        if image_size is not None:
+            masks = _resize_masks(masks, image_size)
+        boxes, classes, masks = clean_boxes(target["boxes"], target["classes"], max_boxes, masks)
+        return image, {"boxes": boxes, "classes": classes, "masks": masks}
 
     def mirror(index, example):
         image, target = example
         coin = tf.random.stateless_uniform([], seed=tf.stack([tf.cast(seed, tf.int64), index]))
         flipped, boxes = flip_horizontally(image, target["boxes"])
         image = tf.where(coin < 0.5, flipped, image)
-        boxes = tf.where(coin < 0.5, boxes, target["boxes"])
-        return image, {"boxes": boxes, "classes": target["classes"]}
+        mirrored = {
+            "boxes": tf.where(coin < 0.5, boxes, target["boxes"]),
+            "classes": target["classes"],
+        }
+        if with_masks:
+            masks = target["masks"]
+            mirrored["masks"] = tf.where(coin < 0.5, tf.reverse(masks, axis=[2]), masks)
+        return image, mirrored
 
     ds = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if cache:
@@ -134,10 +169,15 @@ def detection_pipeline(
         if flip:
             ds = ds.enumerate().map(mirror, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     image_shape = ds.element_spec[0].shape
+    shapes = {"boxes": [max_boxes, 4], "classes": [max_boxes]}
+    values = {"boxes": 0.0, "classes": -1}
+    if with_masks:
+        shapes["masks"] = [max_boxes, *image_shape[:2]]
+        values["masks"] = tf.constant(0, tf.uint8)
     ds = ds.padded_batch(
         batch_size,
-        padded_shapes=(image_shape, {"boxes": [max_boxes, 4], "classes": [max_boxes]}),
-        padding_values=(0.0, {"boxes": 0.0, "classes": -1}),
+        padded_shapes=(image_shape, shapes),
+        padding_values=(0.0, values),
         drop_remainder=training,
     )
     return ds.prefetch(tf.data.AUTOTUNE)

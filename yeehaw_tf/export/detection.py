@@ -22,6 +22,7 @@ import numpy as np
 
 from yeehaw_tf.export.spec import OutputCheck, ServingSpec, image_input
 from yeehaw_tf.metrics.detection_map import coco_map
+from yeehaw_tf.models.detection.mask_head import paste_masks
 
 MATCH_IOU = 0.99
 MATCH_SCORE = 1e-4
@@ -103,6 +104,26 @@ def ground_truth_to_pixels(boxes: np.ndarray, classes: np.ndarray, height: int, 
     ]
 
 
+def ground_truth_masks(masks: np.ndarray, classes: np.ndarray) -> list:
+    """Per image the ``[n, H, W]`` masks of the valid (class >= 0) ground-truth objects."""
+    return [m[c >= 0].astype(bool) for m, c in zip(masks, classes, strict=True)]
+
+
+def pasted_masks(outputs: Mapping[str, np.ndarray], height: int, width: int) -> list:
+    """Per image the ``[n, H, W]`` binary masks of the valid detections: each ``masks``
+    entry (box coordinates) pasted into the image at its box."""
+    found = detections_to_pixels(outputs, height, width)
+    return [
+        paste_masks(np.asarray(masks[: len(entry["boxes"])], np.float32), entry["boxes"], height, width)
+        for masks, entry in zip(outputs["masks"], found, strict=True)
+    ]
+
+
+def with_masks(entries: list, masks: list) -> list:
+    """``entries`` (per image dicts) with their ``masks`` added."""
+    return [{**entry, "masks": m} for entry, m in zip(entries, masks, strict=True)]
+
+
 def detection_spec(
     model: keras.Model,
     serve: Callable[..., Mapping],
@@ -114,6 +135,7 @@ def detection_spec(
     class_ids: Sequence[int],
     score_floor: float = 0.05,
     metadata: Mapping | None = None,
+    gt_masks: np.ndarray | None = None,
 ) -> ServingSpec:
     """The spec of a detector whose ``serve(images uint8)`` returns the four outputs.
 
@@ -124,6 +146,8 @@ def detection_spec(
         class_ids: the dataset's classes (COCO's category set).
         score_floor: the post-processor's score threshold (detections just above it may come
             and go between formats and are not matched).
+        gt_masks: ``[N, M, H, W]`` instance masks of the ground truth, for detectors that
+            also serve ``masks`` (Mask R-CNN): mask AP is then scored and checked too.
     """
     images = np.asarray(images)
     if images.dtype != np.uint8 or images.ndim != 4:
@@ -133,9 +157,19 @@ def detection_spec(
     if len(truth) != len(images):
         raise ValueError(f"{len(truth)} ground-truth entries for {len(images)} images")
 
+    truth_masks = None
+    if gt_masks is not None:
+        truth_masks = with_masks(truth, ground_truth_masks(np.asarray(gt_masks), gt_classes))
+
     def score(outputs):
-        result = coco_map(truth, detections_to_pixels(outputs, height, width), list(class_ids))
-        return {"AP": float(result["AP"]), "AP50": float(result["AP50"])}
+        found = detections_to_pixels(outputs, height, width)
+        result = coco_map(truth, found, list(class_ids))
+        scores = {"AP": float(result["AP"]), "AP50": float(result["AP50"])}
+        if truth_masks is not None:
+            found = with_masks(found, pasted_masks(outputs, height, width))
+            segm = coco_map(truth_masks, found, list(class_ids), iou_type="segm")
+            scores.update(mask_AP=float(segm["AP"]), mask_AP50=float(segm["AP50"]))
+        return scores
 
     keras_ap = {}
 
@@ -173,7 +207,7 @@ def detection_spec(
         # in `compare` decides
         checks={"scores": OutputCheck({}), "boxes": OutputCheck({})},
         score=score,
-        max_drop={"AP50": MAX_AP50_DROP},
+        max_drop={"AP50": MAX_AP50_DROP, **({} if gt_masks is None else {"mask_AP50": MAX_AP50_DROP})},
         consistent=consistent,
         primary="scores",
         compare=compare,

@@ -10,7 +10,14 @@ from yeehaw_tf.ops.boxes import (
     giou,
     iou,
 )
-from yeehaw_tf.ops.matching import IGNORE, NEGATIVE, match, match_padded, sample_balanced
+from yeehaw_tf.ops.matching import (
+    IGNORE,
+    NEGATIVE,
+    match,
+    match_padded,
+    sample_balanced,
+    sample_balanced_batch,
+)
 from yeehaw_tf.ops.nms import batched_nms, nms, soft_nms
 from yeehaw_tf.ops.roi import assign_fpn_levels, multilevel_roi_align, roi_align, roi_pool
 
@@ -36,5 +43,6 @@ __all__ = [
     "roi_align",
     "roi_pool",
     "sample_balanced",
+    "sample_balanced_batch",
     "soft_nms",
 ]

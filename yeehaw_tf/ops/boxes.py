@@ -109,7 +109,7 @@ def _area(xyxy):
 def _pairwise(boxes1, boxes2, box_format):
     a = convert_boxes(upcast(boxes1), box_format, "xyxy")
     b = convert_boxes(tf.cast(boxes2, a.dtype), box_format, "xyxy")
-    a, b = a[:, None, :], b[None, :, :]
+    a, b = a[..., :, None, :], b[..., None, :, :]
     inter_w = tf.maximum(tf.minimum(a[..., 2], b[..., 2]) - tf.maximum(a[..., 0], b[..., 0]), 0)
     inter_h = tf.maximum(tf.minimum(a[..., 3], b[..., 3]) - tf.maximum(a[..., 1], b[..., 1]), 0)
     intersection = inter_w * inter_h
@@ -118,7 +118,8 @@ def _pairwise(boxes1, boxes2, box_format):
 
 
 def iou(boxes1, boxes2, box_format: str = "xyxy") -> tf.Tensor:
-    """Pairwise intersection over union, ``[N, M]``; 0 where the union is empty. In float64 for
+    """Pairwise intersection over union, ``[N, M]`` (``[B, N, M]`` for batches ``[B, N, 4]``
+    and ``[B, M, 4]``); 0 where the union is empty. In float64 for
     float64 ``boxes1``, else in float32 (half-precision boxes are upcast, see the module
     docstring)."""
     _, _, intersection, union = _pairwise(boxes1, boxes2, box_format)

@@ -66,30 +66,53 @@ def match_padded(
     return result
 
 
+def _check_sampling(num_samples: int, positive_fraction: float) -> None:
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+        raise ValueError(f"num_samples must be an int >= 1, got {num_samples!r}")
+    if not 0 < positive_fraction <= 1:
+        raise ValueError(f"positive_fraction must be in (0, 1], got {positive_fraction}")
+
+
+def sample_balanced_batch(
+    positive, negative, num_samples: int, positive_fraction: float, noise
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Per row of ``[B, N]`` boolean masks: at most ``num_samples`` entries, up to
+    ``positive_fraction`` of them positives, the rest negatives, each chosen uniformly at
+    random (the ranks of ``noise``, ``[B, N]`` uniform draws: pass the step's randomness).
+    Fewer positives than the quota leave the room to negatives, as torchvision's
+    ``BalancedPositiveNegativeSampler``. Returns the ``(positive, negative)`` sampled masks."""
+    _check_sampling(num_samples, positive_fraction)
+    positive = tf.convert_to_tensor(positive, tf.bool)
+    negative = tf.convert_to_tensor(negative, tf.bool) & ~positive
+    noise = tf.cast(noise, tf.float32)
+    quota = int(num_samples * positive_fraction)
+    num_positive = tf.minimum(tf.reduce_sum(tf.cast(positive, tf.int32), -1), quota)
+    num_negative = tf.minimum(
+        tf.reduce_sum(tf.cast(negative, tf.int32), -1), num_samples - num_positive
+    )
+
+    def first(mask, count):
+        # the rank of each entry among the row's candidates in the order of its noise
+        order = tf.argsort(tf.where(mask, noise, 2.0), axis=-1, stable=True)
+        rank = tf.argsort(order, axis=-1, stable=True)
+        return mask & (rank < count[:, None])
+
+    return first(positive, num_positive), first(negative, num_negative)
+
+
 def sample_balanced(
     matches, num_samples: int, positive_fraction: float = 0.5, seed: int | None = None
 ) -> tf.Tensor:
     """A boolean mask of at most ``num_samples`` anchors: up to ``positive_fraction`` of them
     positives (chosen at random), the rest negatives; ignored anchors are never sampled."""
-    if num_samples < 1 or not 0 < positive_fraction <= 1:
-        raise ValueError(
-            f"need num_samples >= 1 and 0 < positive_fraction <= 1, got {num_samples}, "
-            f"{positive_fraction}"
-        )
+    _check_sampling(num_samples, positive_fraction)
     matches = tf.convert_to_tensor(matches)
-    positive = matches >= 0
-    negative = tf.equal(matches, NEGATIVE)
-    num_positive = tf.minimum(
-        tf.reduce_sum(tf.cast(positive, tf.int32)), int(num_samples * positive_fraction)
+    noise = tf.random.stateless_uniform(tf.shape(matches), seed=[seed or 0, 1])
+    positive, negative = sample_balanced_batch(
+        (matches >= 0)[None],
+        tf.equal(matches, NEGATIVE)[None],
+        num_samples,
+        positive_fraction,
+        noise[None],
     )
-    num_negative = tf.minimum(
-        tf.reduce_sum(tf.cast(negative, tf.int32)), num_samples - num_positive
-    )
-
-    def pick(mask, count, salt):
-        noise = tf.random.stateless_uniform(tf.shape(mask), seed=[seed or 0, salt])
-        noise = tf.where(mask, noise, -1.0)
-        chosen = tf.math.top_k(noise, k=tf.shape(mask)[0]).indices[:count]
-        return tf.scatter_nd(chosen[:, None], tf.ones_like(chosen, tf.bool), tf.shape(mask))
-
-    return pick(positive, num_positive, 1) | pick(negative, num_negative, 2)
+    return positive[0] | negative[0]

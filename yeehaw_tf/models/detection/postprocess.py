@@ -36,8 +36,8 @@ class PostProcessor:
             )
 
     def __call__(self, boxes, scores, image_height: int, image_width: int) -> dict:
-        """``boxes [B, N, 4]`` xyxy pixels, ``scores [B, N, C]`` in [0, 1] -> the detections
-        (see the module docstring)."""
+        """``boxes [B, N, 4]`` (or ``[B, N, C, 4]``, a box per prior and class) xyxy pixels,
+        ``scores [B, N, C]`` in [0, 1] -> the detections (see the module docstring)."""
         boxes = tf.cast(boxes, tf.float32)
         scores = tf.cast(scores, tf.float32)
         num_classes = int(scores.shape[-1])
@@ -50,27 +50,15 @@ class PostProcessor:
         flat = tf.reshape(scores, [-1, int(boxes.shape[1]) * num_classes])
         top, index = tf.math.top_k(flat, k)  # [B, k]: the best (prior, class) pairs
         classes = index % num_classes
-        picked = tf.clip_by_value(tf.gather(boxes, index // num_classes, batch_dims=1), 0.0, limits)
+        if boxes.shape.rank == 4:  # one box per prior and class (two-stage detectors)
+            picked = tf.gather(tf.reshape(boxes, [-1, flat.shape[1], 4]), index, batch_dims=1)
+        else:
+            picked = tf.gather(boxes, index // num_classes, batch_dims=1)
+        picked = tf.clip_by_value(picked, 0.0, limits)
         yxyx = tf.gather(picked, [1, 0, 3, 2], axis=2)
         shifted = yxyx + tf.cast(classes, tf.float32)[..., None] * extent
 
-        @tf.autograph.experimental.do_not_convert  # no Python control flow to convert
-        def one_image(args):
-            image_boxes, image_scores = args
-            selected, count = tf.raw_ops.NonMaxSuppressionV4(
-                boxes=image_boxes,
-                scores=image_scores,
-                max_output_size=keep,
-                iou_threshold=self.iou_threshold,
-                score_threshold=self.score_threshold,
-                pad_to_max_output_size=True,
-            )
-            return selected, count
-
-        # only integer indices cross the loop: float tensors carried through a WHILE lose
-        # their quantisation parameters in an int8 TFLite file
-        signature = (tf.TensorSpec([keep], tf.int32), tf.TensorSpec([], tf.int32))
-        selected, count = tf.map_fn(one_image, (shifted, top), fn_output_signature=signature)
+        selected, count = padded_nms(shifted, top, keep, self.iou_threshold, self.score_threshold)
         valid = tf.range(keep)[None, :] < count[:, None]
         mask = tf.cast(valid, tf.float32)
         out = (
@@ -81,3 +69,28 @@ class PostProcessor:
             count,
         )
         return dict(zip(("boxes", "scores", "classes", "num_detections"), out, strict=True))
+
+
+def padded_nms(boxes, scores, max_output: int, iou_threshold: float, score_threshold: float):
+    """Greedy NMS per image of ``boxes [B, N, 4]`` (any corner order) by ``scores [B, N]``:
+    ``(selected [B, max_output] int32`` indices in descending score order, padded with 0,
+    ``count [B])``. ``NonMaxSuppressionV4`` (a TFLite builtin) in a ``tf.map_fn`` (a
+    ``WHILE``); boxes scoring at or below ``score_threshold`` are never selected."""
+
+    @tf.autograph.experimental.do_not_convert  # no Python control flow to convert
+    def one_image(args):
+        image_boxes, image_scores = args
+        selected, count = tf.raw_ops.NonMaxSuppressionV4(
+            boxes=image_boxes,
+            scores=image_scores,
+            max_output_size=max_output,
+            iou_threshold=iou_threshold,
+            score_threshold=score_threshold,
+            pad_to_max_output_size=True,
+        )
+        return selected, count
+
+    # only integer indices cross the loop: float tensors carried through a WHILE lose
+    # their quantisation parameters in an int8 TFLite file
+    signature = (tf.TensorSpec([max_output], tf.int32), tf.TensorSpec([], tf.int32))
+    return tf.map_fn(one_image, (boxes, scores), fn_output_signature=signature)

@@ -16,7 +16,10 @@ from yeehaw_tf.data.pipeline import resize_images
 from yeehaw_tf.export.detection import (
     detection_spec,
     detections_to_pixels,
+    ground_truth_masks,
     ground_truth_to_pixels,
+    pasted_masks,
+    with_masks,
 )
 from yeehaw_tf.layers import ChannelStandardization
 from yeehaw_tf.metrics.detection_map import coco_map, voc_map
@@ -60,13 +63,23 @@ class DetectionOptions(TaskOptions):
         return PostProcessor(self.score_threshold, self.nms_iou, self.max_detections)
 
 
+def _uses_masks(model: str) -> bool:
+    return bool(getattr(get_detector(model), "uses_masks", False))
+
+
 class DetectionTask(ImageTask):
     """What the Trainer needs for detection.
 
     The model takes float pixels (0..255) ``input_shape``, standardises them and returns the
     family's raw outputs (RetinaNet: ``class_logits [B, N, C]``, ``box_deltas [B, N, 4]``).
     Batches are ``(images, {"boxes": [B, M, 4] relative yxyx, "classes": [B, M]})`` padded with
-    class -1. ``num_classes`` counts object classes (no background).
+    class -1 (and ``"masks": [B, M, H, W]`` for families with ``uses_masks``). ``num_classes``
+    counts object classes (no background).
+
+    Two-stage families (those with ``forward`` and ``detect``, see
+    :mod:`yeehaw_tf.models.detection`) get their network and the standardised images: their
+    training outputs depend on the ground truth (RoI sampling), and their detections run the
+    second stage on the proposals.
     """
 
     name = "detection"
@@ -81,7 +94,7 @@ class DetectionTask(ImageTask):
     # ----------------------------------------------------------------------------- data
     @classmethod
     def load_data(cls, options: DetectionOptions, data_dir: str | None) -> TaskData:
-        data = load_detection(options.dataset, data_dir)
+        data = load_detection(options.dataset, data_dir, masks=_uses_masks(options.model))
         size = tuple(options.image_size or data.image_shape[:2])
         if None in size:
             raise ValueError(
@@ -143,10 +156,32 @@ class DetectionTask(ImageTask):
         boxes = convert_boxes(targets["boxes"], "rel_yxyx", "xyxy", height, width)
         return boxes, targets["classes"]
 
+    @property
+    def two_stage(self) -> bool:
+        return hasattr(self.family, "forward")
+
+    def _parts(self, model: keras.Model):
+        """``(standardize layer, family network)`` of the model :meth:`build_model` made."""
+        return model.get_layer("standardize"), model.get_layer(self.family.name)
+
     def compute_loss(self, models, batch, training: bool, ctx) -> LossOutput:
         images, targets = batch
-        outputs = models["model"](images, training=training)
         boxes, classes = self._gt_pixels(targets)
+        if self.two_stage:
+            standardize, network = self._parts(models["model"])
+            outputs = self.family.forward(
+                network,
+                standardize(tf.cast(images, tf.float32)),
+                boxes,
+                classes,
+                targets.get("masks"),
+                ctx.random,
+                training,
+            )
+            if not training:  # evaluation: the detections, from the same feature maps
+                outputs["detections"] = self.family.detect(network, outputs, self.post_processor)
+        else:
+            outputs = models["model"](images, training=training)
         total, components, positives = self.family.loss(outputs, boxes, classes, self.anchors)
         return LossOutput(total, components, outputs, normalizer=positives)
 
@@ -161,12 +196,12 @@ class DetectionTask(ImageTask):
         return self.post_processor(boxes, scores, height, width)
 
     def gather_outputs(self, batch, outputs) -> dict:
-        detections = self.detect(outputs)
-        return {
-            **detections,
-            "gt_boxes": batch[1]["boxes"],
-            "gt_classes": batch[1]["classes"],
-        }
+        detections = dict(outputs["detections"] if self.two_stage else self.detect(outputs))
+        gathered = {"gt_boxes": batch[1]["boxes"], "gt_classes": batch[1]["classes"]}
+        if "masks" in detections:
+            detections["masks"] = tf.cast(detections["masks"], tf.float16)  # memory
+            gathered["gt_masks"] = batch[1]["masks"]
+        return {**detections, **gathered}
 
     def evaluate_gathered(self, gathered) -> dict:
         height, width = self.input_shape[:2]
@@ -177,6 +212,16 @@ class DetectionTask(ImageTask):
         voc = voc_map(truth, found, class_ids=classes)
         result = {key: float(coco[key]) for key in ("AP", "AP50", "AP75", "APs", "APm", "APl")}
         result["VOC_AP50"] = float(voc["mAP"])
+        if "masks" in gathered:
+            gt_masks = ground_truth_masks(gathered["gt_masks"], gathered["gt_classes"])
+            segm = coco_map(
+                with_masks(truth, gt_masks),
+                with_masks(found, pasted_masks(gathered, height, width)),
+                classes,
+                iou_type="segm",
+            )
+            for key in ("AP", "AP50", "AP75"):
+                result[f"mask_{key}"] = float(segm[key])
         for class_id, value in coco["per_class"].items():
             name = self.class_names[class_id] if self.class_names else str(class_id)
             result[f"AP/{name}"] = float(value)
@@ -184,26 +229,38 @@ class DetectionTask(ImageTask):
 
     # ----------------------------------------------------------------------------- results
     def serve(self, model: keras.Model):
+        if self.two_stage:
+            standardize, network = self._parts(model)
+
+            def serve(images):
+                x = standardize(tf.cast(images, tf.float32))
+                features = network.features(x, training=False)
+                return self.family.detect(network, features, self.post_processor)
+
+            return serve
+
         def serve(images):
             return self.detect(model(tf.cast(images, tf.float32), training=False))
 
         return serve
 
-    def _arrays(self, dataset, limit=None):
+    def _arrays(self, dataset, limit=None) -> dict:
+        """``{"images": uint8, "boxes", "classes"[, "masks"]}`` of the first ``limit``
+        examples (all without a limit)."""
         dataset = self._pipeline(dataset, 64, False)
-        images, boxes, classes = [], [], []
+        parts = {}
         for image, target in dataset.as_numpy_iterator():
-            images.append(np.clip(np.round(image), 0, 255).astype(np.uint8))
-            boxes.append(target["boxes"])
-            classes.append(target["classes"])
-            if limit is not None and sum(len(i) for i in images) >= limit:
+            target = {**target, "images": np.clip(np.round(image), 0, 255).astype(np.uint8)}
+            for key, value in target.items():
+                parts.setdefault(key, []).append(value)
+            if limit is not None and sum(len(i) for i in parts["images"]) >= limit:
                 break
-        images = np.concatenate(images)[:limit]
-        return images, np.concatenate(boxes)[:limit], np.concatenate(classes)[:limit]
+        return {key: np.concatenate(value)[:limit] for key, value in parts.items()}
 
     def serving_spec(self, model: keras.Model, data: TaskData):
-        images, boxes, classes = self._arrays(data.test)
-        representative, _, _ = self._arrays(data.train, NUM_REPRESENTATIVE)
+        test = self._arrays(data.test)
+        images, boxes, classes = test["images"], test["boxes"], test["classes"]
+        representative = self._arrays(data.train, NUM_REPRESENTATIVE)["images"]
         return detection_spec(
             model,
             self.serve(model),
@@ -218,12 +275,13 @@ class DetectionTask(ImageTask):
                 "class_names": list(self.class_names),
                 "box_format": "rel_yxyx",
             },
+            gt_masks=test.get("masks"),
         )
 
     def summary_rows(self, evaluation) -> list[tuple[str, str]]:
         rows = [
             (f"test {key}", f"{evaluation[key]:.4f}")
-            for key in ("AP", "AP50", "AP75", "VOC_AP50")
+            for key in ("AP", "AP50", "AP75", "VOC_AP50", "mask_AP", "mask_AP50", "mask_AP75")
             if key in evaluation
         ]
         rows += [
@@ -237,16 +295,20 @@ class DetectionTask(ImageTask):
         """``workdir/detections.png``: the first test images with their detections."""
         from yeehaw_tf.analysis.plots import plot_detections
 
-        images, boxes, classes = self._arrays(data.test, NUM_PICTURES)
+        test = self._arrays(data.test, NUM_PICTURES)
+        images = test["images"]
         outputs = {k: np.asarray(v) for k, v in self.serve(model)(images).items()}
         height, width = self.input_shape[:2]
+        found = detections_to_pixels(outputs, height, width)
+        if "masks" in outputs:
+            found = with_masks(found, pasted_masks(outputs, height, width))
         path = os.path.join(workdir, "detections.png")
         return {
             "detections": plot_detections(
                 path,
                 images,
-                ground_truth_to_pixels(boxes, classes, height, width),
-                detections_to_pixels(outputs, height, width),
+                ground_truth_to_pixels(test["boxes"], test["classes"], height, width),
+                found,
                 self.class_names,
             )
         }
