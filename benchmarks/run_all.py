@@ -87,6 +87,13 @@ BENCHMARKS = (
         ("--rounds", "1", "--round-seconds", "0.01"),
     ),
     Benchmark(
+        "detectors.py",
+        "Small detectors: training speed and serving latency per export format",
+        ("--batch", "16", "--steps", "3", "--rounds", "5", "--calls", "20"),
+        ("--models", "retinanet_small", "--batch", "2", "--steps", "1", "--rounds", "1")
+        + ("--calls", "2", "--formats", "float32"),
+    ),
+    Benchmark(
         "gpu_resnet50.py",
         "ResNet-50 training on a GPU: float32, mixed float16, XLA",
         ("--batch", "256"),
