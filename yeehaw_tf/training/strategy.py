@@ -53,14 +53,28 @@ def make_strategy(num_cpu_devices: int = 1) -> tf.distribute.Strategy:
     # can no longer be split into logical devices
     gpus = tf.config.list_physical_devices("GPU")
     if len(gpus) > 1:
-        return tf.distribute.MirroredStrategy()
+        return _mirrored()
     if num_cpu_devices > 1 and gpus:
         logging.warning("num_cpu_devices=%d ignored: a GPU is present", num_cpu_devices)
     if num_cpu_devices > 1 and not gpus:
         configure_cpu_devices(num_cpu_devices)
         cpus = [d.name for d in tf.config.list_logical_devices("CPU")][:num_cpu_devices]
-        return tf.distribute.MirroredStrategy(cpus)
+        return _mirrored(cpus)
     return tf.distribute.get_strategy()
+
+
+def _mirrored(devices=None) -> tf.distribute.MirroredStrategy:
+    """A ``MirroredStrategy`` whose collectives cannot collide with an earlier one's.
+
+    Every ``MirroredStrategy`` numbers its collective groups from the class attribute
+    ``_collective_key_base``, and the process caches each (group, instance) key's shape: a
+    second strategy in the same process (a second run, a test after a test) reuses the keys of
+    the first with other shapes and aborts with "Shape mismatch in the collective instance"
+    (tensorflow#62790), which also poisons every later collective. TensorFlow's own test
+    combinations (``strategy_combinations._mirrored_strategy_with_collective_key_base``) move
+    the base by 100000 per strategy; so do we."""
+    tf.distribute.MirroredStrategy._collective_key_base += 100_000
+    return tf.distribute.MirroredStrategy(devices)
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
