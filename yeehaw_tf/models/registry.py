@@ -16,7 +16,7 @@ import keras
 
 from yeehaw_tf.models.classification import classic, densenet, inception, mobilenet, resnet
 from yeehaw_tf.models.classification.small_resnet import small_resnet
-from yeehaw_tf.models.detection import faster_rcnn, fcos, retinanet, ssd, yolo
+from yeehaw_tf.models.detection import fast_rcnn, faster_rcnn, fcos, rcnn, retinanet, ssd, yolo
 from yeehaw_tf.models.detection.backbones import small_backbone
 from yeehaw_tf.models.segmentation import fcn, segnet, unet
 
@@ -86,6 +86,8 @@ DETECTORS: dict[str, Callable[[], object]] = {
     **ssd.variants(_features_of),
     **yolo.variants(_features_of),
     **faster_rcnn.variants(_features_of),
+    **fast_rcnn.variants(_features_of),
+    **rcnn.variants(_features_of),
 }
 DETECTOR_INPUT_SHAPES = {
     "retinanet_small": (64, 64, 3),
@@ -94,6 +96,8 @@ DETECTOR_INPUT_SHAPES = {
     **ssd.INPUT_SHAPES,
     **yolo.INPUT_SHAPES,
     **faster_rcnn.INPUT_SHAPES,
+    **fast_rcnn.INPUT_SHAPES,
+    **rcnn.INPUT_SHAPES,
 }
 
 

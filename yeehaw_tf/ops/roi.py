@@ -390,13 +390,18 @@ def _round_half_away(x):
 def _bin_edges(start, end, out_size: int, size: int, axis: int):
     """Integer bin edges ``[lo, hi)`` along one axis, clipped to the map, from ``[K, 1]``
     corners; the bins run along ``axis`` of the ``[K, out_h, out_w]`` result."""
-    dtype = start.dtype
-    bin_size = tf.maximum(end - start + 1.0, 1.0) / out_size
-    p = tf.range(out_size, dtype=dtype)
-    lo = tf.math.floor(p * bin_size) + start
-    hi = tf.math.ceil((p + 1.0) * bin_size) + start
-    lo = tf.cast(tf.clip_by_value(lo, 0.0, float(size)), tf.int32)
-    hi = tf.cast(tf.clip_by_value(hi, 0.0, float(size)), tf.int32)
+    # The corners are whole pixels, so floor(p * len / out) and ceil((p + 1) * len / out) are
+    # exact in integers. (In float, Grappler's constant folding can round an edge that lands
+    # exactly on an integer differently from eager execution: ceil(7 * (3 / 7)) gave 4.)
+    start = tf.cast(start, tf.int32)  # int32: TFLite's FLOOR_DIV has no int64 kernel
+    length = tf.maximum(tf.cast(end, tf.int32) - start + 1, 1)
+    p = tf.range(out_size, dtype=tf.int32)
+    lo = tf.math.floordiv(p * length, out_size) + start
+    hi = -tf.math.floordiv(-(p + 1) * length, out_size) + start
+    # clipped in float: TFLite's converter turns an int32 clip to [0, 6] into RELU6, which has
+    # no int32 kernel
+    lo = tf.cast(tf.clip_by_value(tf.cast(lo, tf.float32), 0.0, float(size)), tf.int32)
+    hi = tf.cast(tf.clip_by_value(tf.cast(hi, tf.float32), 0.0, float(size)), tf.int32)
     return tf.expand_dims(lo, 3 - axis), tf.expand_dims(hi, 3 - axis)
 
 
