@@ -69,7 +69,12 @@ from yeehaw_tf.training.tasks.detection import DetectionOptions  # noqa: E402
 
 INPUT_SHAPE = (64, 64, 3)
 NUM_CLASSES = 3
-SMALL = [name for name, shape in DETECTOR_INPUT_SHAPES.items() if tuple(shape) == INPUT_SHAPE]
+# the small detectors the detection task trains (not those taking proposals as an input)
+SMALL = [
+    name
+    for name, shape in DETECTOR_INPUT_SHAPES.items()
+    if tuple(shape) == INPUT_SHAPE and not getattr(get_detector(name), "takes_proposals", False)
+]
 FORMATS = ("saved_model", *QUANTIZATIONS)  # besides keras, the baseline
 
 HOW_TO_READ = """\

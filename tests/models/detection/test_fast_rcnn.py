@@ -224,3 +224,11 @@ def test_eager_and_tf_function_agree():
     eager, graph = network(inputs), tf.function(network)(inputs)
     for key in eager:
         np.testing.assert_allclose(graph[key].numpy(), eager[key].numpy(), **TOLERANCE)
+
+
+def test_the_detection_task_refuses_a_family_that_needs_proposals_by_name():
+    from yeehaw_tf.training.tasks.detection import DetectionOptions
+
+    for name in ("fast_rcnn", "rcnn"):
+        with pytest.raises(ValueError, match=f"{name}.*second input"):
+            DetectionOptions(model=name)

@@ -208,6 +208,8 @@ class FastRCNN:
     """
 
     loss_names = ("classification", "box")
+    # proposals are a second input (selective search, outside the graph)
+    takes_proposals = True
 
     def __init__(self, config: FastRCNNConfig, backbone: Callable, name: str = "fast_rcnn"):
         self.config = config

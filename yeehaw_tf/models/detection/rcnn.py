@@ -250,6 +250,8 @@ class RCNN:
     last level is pool5), built on ``(warp, warp, 3)`` crops."""
 
     loss_names = ("classification",)
+    # proposals are a second input (selective search, outside the graph)
+    takes_proposals = True
 
     def __init__(self, config: RCNNConfig, backbone: Callable, name: str = "rcnn"):
         self.config = config

@@ -52,6 +52,13 @@ class DetectionOptions(TaskOptions):
 
     def __post_init__(self):
         check_choice("detector", self.model, detector_names)
+        if getattr(get_detector(self.model), "takes_proposals", False):
+            raise ValueError(
+                f"detector {self.model!r} takes region proposals as a second input "
+                "(selective search): the detection task does not feed them yet; train "
+                "faster_rcnn, faster_rcnn_fpn or mask_rcnn (which propose their own), or build "
+                f"it with yeehaw_tf.models.get_detector({self.model!r})"
+            )
         check_image_size(self.image_size)
         if not isinstance(self.max_boxes, int) or self.max_boxes < 1:
             raise ValueError(f"max_boxes must be a positive integer, got {self.max_boxes!r}")
