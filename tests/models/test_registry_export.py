@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.models.test_registry import SMALL_SHAPES
+from tests.models.test_registry import EXPORTED, SMALL_SHAPES
 from yeehaw_tf.export import (
     TFLiteModel,
     convert_saved_model,
@@ -14,28 +14,6 @@ from yeehaw_tf.export import (
 )
 from yeehaw_tf.export.tflite import check_builtin_ops
 from yeehaw_tf.models import build, list_models
-
-
-# One model per family and block type: the other variants are the same layers in other numbers
-# (depth, width: data in the spec tables), so they export through the same ops. Every variant
-# still builds, trains a step and round-trips through .keras in test_registry.py.
-EXPORTED = (
-    "alexnet",
-    "densenet121",
-    "googlenet",
-    "inception_v3",
-    "lenet5",
-    "mobilenet_v1",
-    "mobilenet_v2",
-    "resnet18",  # basic blocks
-    "resnet50",  # bottlenecks
-    "resnet20",  # CIFAR, option-A shortcuts
-    "resnext50_32x4d",  # grouped convolutions
-    "small_resnet",
-    "vgg11",
-    "vgg11_bn",
-    "wrn16_4",
-)
 
 
 def test_every_exported_name_is_registered():
