@@ -314,6 +314,7 @@ def roi_align(
     spatial_scale: float = 1.0,
     sampling_ratio: int = -1,
     aligned: bool = False,
+    method: str = "auto",
 ) -> tf.Tensor:
     """RoIAlign (He et al., 2017, Mask R-CNN) with torchvision's semantics.
 
@@ -326,6 +327,9 @@ def roi_align(
             ``ceil(roi_size / output_size)`` per RoI (exact, no cap; see the module notes).
         aligned: shift the RoI by -0.5 pixel so pixel centres line up (Detectron2's
             correction); when ``False`` RoIs are at least 1x1 feature pixel, as originally.
+        method: ``"auto"`` (the cost model below, which takes an unknown batch size as 1),
+            ``"gather"`` (needs ``sampling_ratio > 0``; its cost does not grow with ``B``: use
+            it for many maps, e.g. one per RoI) or ``"matmul"``.
 
     Returns:
         ``[K, out_h, out_w, C]`` in the features' dtype. Computed by gathers (fixed
@@ -339,7 +343,15 @@ def roi_align(
     out_h, out_w = _pair(output_size)
     spatial_scale = _check_scale(spatial_scale)
     sampling_ratio = _check_sampling_ratio(sampling_ratio)
-    if _gathers_are_cheaper([features.shape], out_h, out_w, sampling_ratio):
+    if method not in ("auto", "gather", "matmul"):
+        raise ValueError(f"method must be 'auto', 'gather' or 'matmul', got {method!r}")
+    if method == "gather" and sampling_ratio <= 0:
+        raise ValueError(
+            f"method='gather' needs a fixed sampling_ratio > 0, got {sampling_ratio} (adaptive)"
+        )
+    if method == "gather" or (
+        method == "auto" and _gathers_are_cheaper([features.shape], out_h, out_w, sampling_ratio)
+    ):
         return _roi_align_gather(
             features, rois, out_h, out_w, spatial_scale, sampling_ratio, aligned
         )

@@ -78,7 +78,9 @@ def mask_targets(gt_masks, rois, gt_index, mask_size: int):
     flat_rois = tf.concat(
         [tf.cast(tf.reshape(which, [-1, 1]), tf.float32), tf.reshape(rois, [-1, 4])], axis=1
     )
-    targets = roi_align(masks, flat_rois, mask_size, 1.0, 1, True)
+    # one map per ground-truth object (B * G of them): gathers, whose cost does not grow
+    # with the number of maps
+    targets = roi_align(masks, flat_rois, mask_size, 1.0, 1, True, method="gather")
     return tf.reshape(targets, [batch, picks, mask_size, mask_size])
 
 
