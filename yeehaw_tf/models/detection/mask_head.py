@@ -26,10 +26,15 @@ from yeehaw_tf.ops.roi import roi_align
 
 @dataclasses.dataclass(frozen=True)
 class MaskHeadConfig:
+    """The mask branch, as data; the defaults are the paper's FPN head. ``rois_per_image``
+    caps the positive RoIs the head trains on per image (``None``: every positive slot, as
+    the paper)."""
+
     pool_size: int = 14
     sampling_ratio: int = 2
     width: int = 256
     depth: int = 4
+    rois_per_image: int | None = None
 
     @property
     def mask_size(self) -> int:
@@ -70,18 +75,16 @@ def mask_targets(gt_masks, rois, gt_index, mask_size: int):
     ``aligned=True`` (Detectron2's ``BitMasks.crop_and_resize``): pixel ``i`` covers
     ``[i, i + 1)`` as our boxes say, so a box drawn tight around a mask gives all ones
     (torchvision's ``aligned=False`` reads half a pixel past the far edges)."""
-    batch, slots = tf.shape(gt_masks)[0], gt_masks.shape[1]
     height, width = gt_masks.shape[2], gt_masks.shape[3]
-    masks = tf.reshape(tf.cast(gt_masks, tf.float32), [-1, height, width, 1])
-    picks = tf.shape(rois)[1]
-    which = tf.range(batch)[:, None] * slots + gt_index  # [B, P] rows of ``masks``
-    flat_rois = tf.concat(
-        [tf.cast(tf.reshape(which, [-1, 1]), tf.float32), tf.reshape(rois, [-1, 4])], axis=1
-    )
-    # one map per ground-truth object (B * G of them): gathers, whose cost does not grow
-    # with the number of maps
+    picks = rois.shape[1]
+    # the matched masks only, one map per RoI (not every padded ground-truth slot)
+    matched = tf.gather(gt_masks, gt_index, batch_dims=1)  # [B, P, H, W]
+    masks = tf.reshape(tf.cast(matched, tf.float32), [-1, height, width, 1])
+    which = tf.cast(tf.range(tf.shape(masks)[0]), tf.float32)[:, None]
+    flat_rois = tf.concat([which, tf.reshape(rois, [-1, 4])], axis=1)
+    # one map per RoI: gathers, whose cost does not grow with the number of maps
     targets = roi_align(masks, flat_rois, mask_size, 1.0, 1, True, method="gather")
-    return tf.reshape(targets, [batch, picks, mask_size, mask_size])
+    return tf.reshape(targets, [-1, picks, mask_size, mask_size])
 
 
 def mask_loss(logits, targets, weights):

@@ -217,7 +217,11 @@ class TwoStageNetwork(keras.Model):
             "box_deltas": deltas,
         }
         if self.mask_head is not None:
-            p = min(self.roi_heads.max_positives, sample["rois"].shape[1])
+            p = min(
+                self.roi_heads.max_positives,
+                sample["rois"].shape[1],
+                self.mask.rois_per_image or sample["rois"].shape[1],
+            )
             rois = sample["rois"][:, :p]
             labels = sample["labels"][:, :p]
             logits = self._masks(features, rois, training)
