@@ -103,7 +103,7 @@ def test_instance_masks_load_and_are_kept_padded_mirrored_and_resized_with_their
         targets["boxes"].numpy(), targets["classes"].numpy(), targets["masks"].numpy(), strict=True
     ):
         assert not masks[classes < 0].any()  # padding has empty masks
-        for mask, (y1, x1, y2, x2) in zip(masks[classes >= 0], boxes[classes >= 0], strict=True):
+        for mask, (_, x1, _, x2) in zip(masks[classes >= 0], boxes[classes >= 0], strict=True):
             cols = np.nonzero(mask.any(axis=0))[0]  # mirrored or not, mask and box agree
             np.testing.assert_allclose([cols.min() / w, (cols.max() + 1) / w], [x1, x2], atol=1e-6)
     resized = detection_pipeline(data.test, batch_size=2, training=False, image_size=(16, 24))

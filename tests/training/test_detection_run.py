@@ -125,7 +125,12 @@ def test_fit_on_two_replicas_trains_a_detector_after_another_strategy(tmp_path, 
     loop's are equal, above)."""
     for loop in ("custom", "fit"):
         config = _config(
-            str(tmp_path / loop), data_dir, num_cpu_devices=2, train_steps=2, export=False, loop=loop
+            str(tmp_path / loop),
+            data_dir,
+            num_cpu_devices=2,
+            train_steps=2,
+            export=False,
+            loop=loop,
         )
         summary = run_experiment(config, verbose=0)
         assert np.isfinite(summary["test"]["loss"])

@@ -68,8 +68,6 @@ def test_the_exported_files_hold_the_whole_detector_with_builtin_ops_only(finish
 
 
 def test_faster_rcnn_trains_under_keras_fit(tmp_path, data_dir):
-    config = _config(
-        str(tmp_path / "fit"), data_dir, model="faster_rcnn", loop="fit", export=False
-    )
+    config = _config(str(tmp_path / "fit"), data_dir, model="faster_rcnn", loop="fit", export=False)
     summary = run_experiment(config, verbose=0)
     assert np.isfinite(summary["test"]["loss"]) and 0.0 <= summary["test"]["AP50"] <= 1.0

@@ -367,7 +367,8 @@ def plot_detections(
     """A grid of test images, each enlarged to about 256 pixels, with its detections scoring at
     least ``min_score`` drawn by :func:`draw_detections` and its ground-truth boxes dashed.
     ``ground_truth`` / ``detections``: per image ``{"boxes": xyxy pixels, "classes"[,
-    "scores"][, "masks": [n, H, W] image masks]}``. Writes a PNG (atomically) and returns ``path``."""
+    "scores"][, "masks": [n, H, W] image masks]}``. Writes a PNG (atomically) and returns
+    ``path``."""
     images = np.asarray(images)
     if images.ndim != 4 or len(ground_truth) != len(images) or len(detections) != len(images):
         raise ValueError(

@@ -122,9 +122,9 @@ def detection_pipeline(
 ) -> tf.data.Dataset:
     """Batches of ``(float32 pixels 0..255 [B, H, W, 3], {"boxes": [B, max_boxes, 4],
     "classes": [B, max_boxes]})``, padded with zero boxes of class -1 (and ``"masks": [B,
-    max_boxes, H, W]`` uint8, padded with zeros, when the examples carry masks). With ``image_size`` the
-    image is resized bilinearly (relative boxes are unchanged). Training: shuffled with
-    ``seed``, repeated, each example mirrored with probability 1/2 (a stateless draw from
+    max_boxes, H, W]`` uint8, padded with zeros, when the examples carry masks). With
+    ``image_size`` the image is resized bilinearly (relative boxes are unchanged). Training:
+    shuffled with ``seed``, repeated, each example mirrored with probability 1/2 (a stateless draw from
     ``(seed, position in the stream)``, so the stream is a pure function of ``seed``), full
     batches only; evaluation: in order, once, the last batch kept."""
     if batch_size < 1:

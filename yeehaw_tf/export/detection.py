@@ -114,7 +114,9 @@ def pasted_masks(outputs: Mapping[str, np.ndarray], height: int, width: int) -> 
     entry (box coordinates) pasted into the image at its box."""
     found = detections_to_pixels(outputs, height, width)
     return [
-        paste_masks(np.asarray(masks[: len(entry["boxes"])], np.float32), entry["boxes"], height, width)
+        paste_masks(
+            np.asarray(masks[: len(entry["boxes"])], np.float32), entry["boxes"], height, width
+        )
         for masks, entry in zip(outputs["masks"], found, strict=True)
     ]
 
@@ -207,7 +209,10 @@ def detection_spec(
         # in `compare` decides
         checks={"scores": OutputCheck({}), "boxes": OutputCheck({})},
         score=score,
-        max_drop={"AP50": MAX_AP50_DROP, **({} if gt_masks is None else {"mask_AP50": MAX_AP50_DROP})},
+        max_drop={
+            "AP50": MAX_AP50_DROP,
+            **({} if gt_masks is None else {"mask_AP50": MAX_AP50_DROP}),
+        },
         consistent=consistent,
         primary="scores",
         compare=compare,

@@ -176,7 +176,9 @@ def test_roi_sampling_labels_and_orders_the_rois():
     )
     valid = np.array([[True, True, True, True, False]])
     noise = np.random.default_rng(3).uniform(size=(1, 7)).astype(np.float32)
-    sample = {k: v.numpy() for k, v in sample_rois(proposals, valid, gt, classes, noise, config).items()}
+    sample = {
+        k: v.numpy() for k, v in sample_rois(proposals, valid, gt, classes, noise, config).items()
+    }
     candidates = np.concatenate([proposals[0], gt[0]])
     overlaps = np_iou(candidates, gt[0, :1])[:, 0]
     ok = np.concatenate([valid[0], [True, False]])
@@ -209,7 +211,9 @@ def test_roi_heads_loss_matches_a_float64_reference():
     x = logits[0].astype(np.float64)
     log_softmax = x - np.log(np.exp(x).sum(1, keepdims=True))
     expected_cls = -log_softmax[np.arange(3), [2, 1, 0]].sum() / 3
-    targets = np_encode(matched[0, :2].astype(np.float64), rois[0, :2].astype(np.float64), (10, 10, 5, 5))
+    targets = np_encode(
+        matched[0, :2].astype(np.float64), rois[0, :2].astype(np.float64), (10, 10, 5, 5)
+    )
     own = deltas[0, [0, 1], [2, 1]]
     expected_box = np_smooth_l1(own - targets, 1 / 9).sum() / 3
     assert float(cls) == pytest.approx(expected_cls, rel=1e-5)
@@ -222,7 +226,9 @@ def test_roi_heads_loss_matches_a_float64_reference():
 def test_mask_targets_crop_the_matched_mask_and_paste_back():
     mask = np.zeros((1, 2, 32, 32), np.uint8)
     mask[0, 1, 8:24, 4:20] = 1  # object 1: a 16 x 16 square
-    rois = tf.constant([[[4.0, 8.0, 20.0, 24.0], [4.0, 8.0, 12.0, 16.0]]])  # exact; top-left quarter
+    rois = tf.constant(
+        [[[4.0, 8.0, 20.0, 24.0], [4.0, 8.0, 12.0, 16.0]]]
+    )  # exact; top-left quarter
     targets = mask_targets(mask, rois, tf.constant([[1, 1]]), 28).numpy()
     # bilinear samples: 1 inside, softened within half a pixel of the mask's edges, the same
     # on every side (pixel i covers [i, i + 1), as the boxes say: no half-pixel shift)
@@ -262,7 +268,9 @@ def test_small_variants_train_every_weight_and_detect(name):
     family = get_detector(name)
     network = family.build(3, (64, 64, 3))
     images = tf.random.uniform([2, 64, 64, 3], seed=1)
-    gt = tf.constant([[[10, 10, 30, 30], [0, 0, 0, 0]], [[5, 5, 20, 40], [40, 40, 60, 60]]], tf.float32)
+    gt = tf.constant(
+        [[[10, 10, 30, 30], [0, 0, 0, 0]], [[5, 5, 20, 40], [40, 40, 60, 60]]], tf.float32
+    )
     classes = tf.constant([[0, -1], [1, 2]])
     masks = np.zeros((2, 2, 64, 64), np.uint8)
     masks[0, 0, 10:30, 10:30] = masks[1, 0, 5:40, 5:20] = masks[1, 1, 40:60, 40:60] = 1
@@ -285,8 +293,13 @@ def test_an_image_without_objects_has_a_finite_loss_and_gradient():
     gt, classes = tf.zeros([1, 3, 4]), -tf.ones([1, 3], tf.int32)
     with tf.GradientTape() as tape:
         outputs = family.forward(
-            network, tf.zeros([1, 64, 64, 3]), gt, classes, np.zeros((1, 3, 64, 64), np.uint8),
-            StepRandomness(0, 1), True,
+            network,
+            tf.zeros([1, 64, 64, 3]),
+            gt,
+            classes,
+            np.zeros((1, 3, 64, 64), np.uint8),
+            StepRandomness(0, 1),
+            True,
         )
         total, components, _ = family.loss(outputs, gt, classes, None)
     grads = tape.gradient(total, network.trainable_variables)

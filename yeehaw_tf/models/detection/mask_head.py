@@ -49,15 +49,17 @@ def mask_head(config: MaskHeadConfig, channels: int, num_classes: int) -> keras.
     init = keras.initializers.HeNormal()
     for i in range(config.depth):
         x = keras.layers.Conv2D(
-            config.width, 3, padding="same", activation="relu", kernel_initializer=init,
+            config.width,
+            3,
+            padding="same",
+            activation="relu",
+            kernel_initializer=init,
             name=f"mask_fcn{i + 1}",
         )(x)
     x = keras.layers.Conv2DTranspose(
         config.width, 2, strides=2, activation="relu", kernel_initializer=init, name="conv5_mask"
     )(x)
-    logits = keras.layers.Conv2D(num_classes + 1, 1, kernel_initializer=init, name="mask_logits")(
-        x
-    )
+    logits = keras.layers.Conv2D(num_classes + 1, 1, kernel_initializer=init, name="mask_logits")(x)
     return keras.Model(pooled, logits, name="mask_head")
 
 

@@ -27,6 +27,7 @@ from yeehaw_tf.models.detection.mask_head import (
     mask_loss,
     mask_targets,
 )
+from yeehaw_tf.models.detection.retinanet import assign
 from yeehaw_tf.models.detection.roi_heads import (
     RoIHeadsConfig,
     as_rois,
@@ -35,7 +36,6 @@ from yeehaw_tf.models.detection.roi_heads import (
     sample_rois,
 )
 from yeehaw_tf.models.detection.rpn import RPNConfig, propose, rpn_loss, rpn_targets
-from yeehaw_tf.models.detection.retinanet import assign
 from yeehaw_tf.ops.levels import level_key, sorted_levels
 from yeehaw_tf.ops.roi import multilevel_roi_align
 
@@ -91,9 +91,7 @@ class TwoStageNetwork(keras.Model):
         self.anchors = self.rpn.anchors(*self.image_shape[:2])
         self.levels = [
             level
-            for level in sorted_levels(
-                {k: None for k in features.output if k.startswith("P")}
-            )
+            for level in sorted_levels({k: None for k in features.output if k.startswith("P")})
         ]
 
     @property
@@ -120,7 +118,9 @@ class TwoStageNetwork(keras.Model):
 
     def _boxes(self, features, boxes, training):
         slots = boxes.shape[1]
-        pooled = self._pool(features, boxes, self.roi_heads.pool_size, self.roi_heads.sampling_ratio)
+        pooled = self._pool(
+            features, boxes, self.roi_heads.pool_size, self.roi_heads.sampling_ratio
+        )
         out = self.box_head(pooled, training=training)
         c1 = self.num_classes + 1
         return (
@@ -177,9 +177,9 @@ class TwoStageNetwork(keras.Model):
         flat = tf.reshape(logits, [-1, m, m, self.num_classes + 1])
         chosen = class_masks(flat, tf.reshape(tf.cast(found["classes"], tf.int32) + 1, [-1]))
         valid = tf.range(post_processor.max_detections)[None] < found["num_detections"][:, None]
-        masks = tf.sigmoid(tf.reshape(chosen, shape[:4])) * tf.cast(valid, tf.float32)[
-            ..., None, None
-        ]
+        masks = (
+            tf.sigmoid(tf.reshape(chosen, shape[:4])) * tf.cast(valid, tf.float32)[..., None, None]
+        )
         return {**found, "masks": masks}
 
     # ----------------------------------------------------------------------------- training
@@ -226,8 +226,9 @@ class TwoStageNetwork(keras.Model):
             labels = sample["labels"][:, :p]
             logits = self._masks(features, rois, training)
             m = self.mask.mask_size
-            chosen = class_masks(tf.reshape(logits, [-1, m, m, self.num_classes + 1]),
-                                 tf.reshape(labels, [-1]))
+            chosen = class_masks(
+                tf.reshape(logits, [-1, m, m, self.num_classes + 1]), tf.reshape(labels, [-1])
+            )
             outputs["mask_logits"] = tf.reshape(chosen, [-1, p, m, m])
             outputs["mask_targets"] = mask_targets(gt_masks, rois, sample["gt_index"][:, :p], m)
             outputs["mask_weights"] = tf.cast(labels > 0, tf.float32) * sample["weights"][:, :p]
