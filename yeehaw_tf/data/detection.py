@@ -124,9 +124,9 @@ def detection_pipeline(
     "classes": [B, max_boxes]})``, padded with zero boxes of class -1 (and ``"masks": [B,
     max_boxes, H, W]`` uint8, padded with zeros, when the examples carry masks). With
     ``image_size`` the image is resized bilinearly (relative boxes are unchanged). Training:
-    shuffled with ``seed``, repeated, each example mirrored with probability 1/2 (a stateless draw from
-    ``(seed, position in the stream)``, so the stream is a pure function of ``seed``), full
-    batches only; evaluation: in order, once, the last batch kept."""
+    shuffled with ``seed``, repeated, each example mirrored with probability 1/2 (a stateless
+    draw from ``(seed, position in the stream)``, so the stream is a pure function of
+    ``seed``), full batches only; evaluation: in order, once, the last batch kept."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
     if max_boxes < 1:
