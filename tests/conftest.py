@@ -43,8 +43,10 @@ def data_dir(tmp_path_factory) -> str:
 def two_replicas() -> tf.distribute.MirroredStrategy:
     """One MirroredStrategy over the two logical CPUs, shared by every test in the process.
 
-    Separate MirroredStrategy objects in one process reuse collective instance keys; once one
-    has run a cross-replica all-reduce (e.g. synchronized batch norm) another can fail with
-    "Shape mismatch in the collective instance". A real program has one strategy, so do we.
+    Made by ``mirrored_strategy``, which gives each strategy its own collective keys (plain
+    MirroredStrategy objects in one process reuse them and fail with "Shape mismatch in the
+    collective instance" once another has run an all-reduce).
     """
-    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    from yeehaw_tf.training.strategy import mirrored_strategy
+
+    return mirrored_strategy(["/cpu:0", "/cpu:1"])

@@ -53,17 +53,17 @@ def make_strategy(num_cpu_devices: int = 1) -> tf.distribute.Strategy:
     # can no longer be split into logical devices
     gpus = tf.config.list_physical_devices("GPU")
     if len(gpus) > 1:
-        return _mirrored()
+        return mirrored_strategy()
     if num_cpu_devices > 1 and gpus:
         logging.warning("num_cpu_devices=%d ignored: a GPU is present", num_cpu_devices)
     if num_cpu_devices > 1 and not gpus:
         configure_cpu_devices(num_cpu_devices)
         cpus = [d.name for d in tf.config.list_logical_devices("CPU")][:num_cpu_devices]
-        return _mirrored(cpus)
+        return mirrored_strategy(cpus)
     return tf.distribute.get_strategy()
 
 
-def _mirrored(devices=None) -> tf.distribute.MirroredStrategy:
+def mirrored_strategy(devices=None) -> tf.distribute.MirroredStrategy:
     """A ``MirroredStrategy`` whose collectives cannot collide with an earlier one's.
 
     Every ``MirroredStrategy`` numbers its collective groups from the class attribute
