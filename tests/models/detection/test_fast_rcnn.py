@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.models.detection import np_iou
 from yeehaw_tf.models import build, get_detector
 from yeehaw_tf.models.detection.fast_rcnn import FastRCNNConfig, FastRCNNNetwork
 from yeehaw_tf.models.detection.postprocess import PostProcessor
@@ -38,16 +39,6 @@ def test_vgg16_variant_has_the_papers_parameter_count():
 
 
 # --- float64 references ----------------------------------------------------------------------
-
-
-def np_iou(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    lo = np.maximum(a[:, None, :2], b[None, :, :2])
-    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(hi - lo, 0, None), axis=-1)
-    area = lambda x: np.prod(np.clip(x[:, 2:] - x[:, :2], 0, None), axis=-1)  # noqa: E731
-    union = area(a)[:, None] + area(b)[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
 def np_smooth_l1(x):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.models.detection import non_batch_norm_weights
+from tests.models.detection import non_batch_norm_weights, np_iou
 from yeehaw_tf.models import build, get_detector
 from yeehaw_tf.models.detection.anchor_generator import AnchorGenerator
 from yeehaw_tf.models.detection.mask_head import mask_loss, mask_targets, paste_masks
@@ -33,16 +33,6 @@ def test_resnet50_fpn_variants_have_torchvisions_parameter_counts(name, expected
 
 
 # --- float64 references ------------------------------------------------------------------
-
-
-def np_iou(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    lo = np.maximum(a[:, None, :2], b[None, :, :2])
-    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(hi - lo, 0, None), axis=-1)
-    area = lambda x: np.prod(np.clip(x[:, 2:] - x[:, :2], 0, None), axis=-1)  # noqa: E731
-    union = area(a)[:, None] + area(b)[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
 def np_decode(deltas, anchors, weights):

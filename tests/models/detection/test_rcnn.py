@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.models.detection import np_iou
 from yeehaw_tf.models import build, get_detector
 from yeehaw_tf.models.detection.postprocess import PostProcessor
 from yeehaw_tf.models.detection.proposal_inputs import (
@@ -52,15 +53,6 @@ def test_alexnet_variant_has_the_papers_parameter_count():
 
 
 # --- float64 references ----------------------------------------------------------------------
-
-
-def np_iou(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    lo = np.maximum(a[:, None, :2], b[None, :, :2])
-    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(hi - lo, 0, None), axis=-1)
-    area = lambda x: np.prod(np.clip(x[:, 2:] - x[:, :2], 0, None), axis=-1)  # noqa: E731
-    return inter / (area(a)[:, None] + area(b)[None, :] - inter)
 
 
 def np_warp(image, box, size, padding):

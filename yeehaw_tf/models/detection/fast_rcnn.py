@@ -51,6 +51,7 @@ from yeehaw_tf.models.detection.roi_heads import (
     as_rois,
     box_head,
     decode_detections,
+    per_image_losses,
     roi_heads_loss,
     sample_rois,
 )
@@ -266,9 +267,7 @@ class FastRCNN:
     def loss(self, outputs, gt_boxes, gt_classes, anchors):
         """``(total, {name: loss}, number of images)``: each loss a mean over this replica's
         sampled RoIs, weighted by its images (as Faster R-CNN's)."""
-        images = tf.cast(tf.shape(gt_boxes)[0], tf.float32)
-        components = {k: v * images for k, v in outputs["losses"].items()}
-        return tf.add_n(list(components.values())), components, images
+        return per_image_losses(outputs["losses"], gt_boxes)
 
     def detect(self, network, outputs, post_processor) -> dict:
         """Detections from the network's call outputs or from :meth:`forward`'s (every

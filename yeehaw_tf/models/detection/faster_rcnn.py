@@ -34,7 +34,7 @@ from yeehaw_tf.models.detection.anchor_generator import AnchorGenerator
 from yeehaw_tf.models.detection.backbones import check_backbone, small_backbone
 from yeehaw_tf.models.detection.fpn import fpn_neck
 from yeehaw_tf.models.detection.mask_head import MaskHeadConfig, mask_head
-from yeehaw_tf.models.detection.roi_heads import RoIHeadsConfig, box_head
+from yeehaw_tf.models.detection.roi_heads import RoIHeadsConfig, box_head, per_image_losses
 from yeehaw_tf.models.detection.rpn import RPNConfig, rpn_head
 from yeehaw_tf.models.detection.two_stage import TwoStageNetwork
 from yeehaw_tf.ops.levels import BACKBONE, level_key
@@ -148,10 +148,7 @@ class FasterRCNN:
         loss is a mean over what it samples on this replica (torchvision's units), weighted by
         the replica's images so the Trainer's division by the global batch averages them over
         replicas (exactly torchvision's on one replica)."""
-        losses = outputs["losses"]
-        images = tf.cast(tf.shape(gt_boxes)[0], tf.float32)
-        components = {name: value * images for name, value in losses.items()}
-        return tf.add_n(list(components.values())), components, images
+        return per_image_losses(outputs["losses"], gt_boxes)
 
     # ----------------------------------------------------------------------------- inference
     def detect(self, network, outputs, post_processor) -> dict:

@@ -67,6 +67,7 @@ from yeehaw_tf.models.detection.roi_heads import (
     RoIHeadsConfig,
     as_rois,
     decode_detections,
+    per_image_losses,
     roi_heads_loss,
     sample_rois,
 )
@@ -308,9 +309,7 @@ class RCNN:
 
     def loss(self, outputs, gt_boxes, gt_classes, anchors):
         """``(total, {name: loss}, number of images)``, as Faster R-CNN's."""
-        images = tf.cast(tf.shape(gt_boxes)[0], tf.float32)
-        components = {k: v * images for k, v in outputs["losses"].items()}
-        return tf.add_n(list(components.values())), components, images
+        return per_image_losses(outputs["losses"], gt_boxes)
 
     # ----------------------------------------------------------------------------- stages 2, 3
     def region_examples(self, network, images, proposals, gt_boxes, gt_classes) -> dict:

@@ -172,3 +172,13 @@ def decode_detections(class_logits, box_deltas, proposals, valid, config, height
     deltas = tf.cast(box_deltas, tf.float32)[:, :, 1:, :]
     boxes = decode_boxes(deltas, proposals[:, :, None, :], config.box_weights)
     return clip_boxes(boxes, height, width), scores
+
+
+def per_image_losses(losses: dict, gt_boxes):
+    """``(total, components, number of images)`` for the Task contract from losses that are
+    each a mean over what they sample on this replica (torchvision's units): weighted by the
+    replica's images, so the Trainer's division by the global batch averages them over
+    replicas (exactly torchvision's on one replica)."""
+    images = tf.cast(tf.shape(gt_boxes)[0], tf.float32)
+    components = {name: value * images for name, value in losses.items()}
+    return tf.add_n(list(components.values())), components, images
