@@ -23,12 +23,12 @@ from yeehaw_tf.data.datasets import default_data_dir
 from yeehaw_tf.export.exporter import FORMATS, ExportCheckError, export_spec
 from yeehaw_tf.export.tflite import QUANTIZATIONS
 from yeehaw_tf.training.config import RUN_OPTIONS, TrainConfig
+from yeehaw_tf.training.runs import CONFIG_FILE, load_run, read_record
 from yeehaw_tf.training.strategy import cluster_workers, is_chief, make_strategy
-from yeehaw_tf.training.tasks import get_task, task_from_dict
+from yeehaw_tf.training.tasks import get_task
 from yeehaw_tf.training.tasks.images import as_arrays
-from yeehaw_tf.training.trainer import Trainer, describe_error
+from yeehaw_tf.training.trainer import Trainer
 
-CONFIG_FILE = "config.json"
 EVAL_BATCH_SIZE = 256
 
 __all__ = ["as_arrays", "export_workdir", "format_summary", "run_experiment", "seed_everything"]
@@ -82,14 +82,7 @@ def _dataset_errors(name: str, data_dir: str | None):
 
 
 def _read_record(workdir: str) -> dict:
-    path = os.path.join(workdir, CONFIG_FILE)
-    try:
-        with open(path) as f:
-            record = json.load(f)
-        record["train"], record["task"]  # noqa: B018 - the keys every record has
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise ValueError(f"{path} is not a run record written by train.py ({e!r})") from None
-    return record
+    return read_record(workdir)
 
 
 def _check_workdir(workdir: str, config: TrainConfig, total_steps: int) -> None:
@@ -228,25 +221,8 @@ def export_workdir(
     Raises ``FileNotFoundError`` before writing anything if the workdir has no run or no
     checkpoint.
     """
-    config_path = os.path.join(workdir, CONFIG_FILE)
-    if not os.path.exists(config_path):
-        raise FileNotFoundError(f"{workdir} holds no run: {config_path} does not exist")
-    record = _read_record(workdir)
-    checkpoint = checkpoint or tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
-    if checkpoint is None:
-        raise FileNotFoundError(f"no checkpoint in {os.path.join(workdir, 'checkpoints')}")
-    if not tf.io.gfile.exists(checkpoint + ".index"):
-        raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
-    task = task_from_dict(record["task"])
-    models = task.build_models()
-    try:
-        status = tf.train.Checkpoint(models=models).restore(checkpoint).expect_partial()
-        status.assert_existing_objects_matched()
-    except (ValueError, AssertionError, tf.errors.OpError) as e:
-        raise ValueError(
-            f"checkpoint {checkpoint} does not fit the model described by {config_path}: "
-            f"{describe_error(e)}"
-        ) from None
+    run = load_run(workdir, checkpoint)
+    record, task, models = run.record, run.task, run.models
     # the recorded task (its statistics), not one measured again
     data = type(task).load_data(task.options, data_dir or record["train"].get("data_dir"))
     return export_spec(
