@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import keras
 
-from yeehaw_tf.models.classification import classic, densenet, inception, mobilenet, resnet
+from yeehaw_tf.models.classification import classic, densenet, inception, mlp, mobilenet, resnet
 from yeehaw_tf.models.classification.small_resnet import small_resnet
 from yeehaw_tf.models.detection import fast_rcnn, faster_rcnn, fcos, rcnn, retinanet, ssd, yolo
 from yeehaw_tf.models.detection.backbones import small_backbone
@@ -24,6 +24,7 @@ _p = functools.partial
 
 CLASSIFIERS: dict[str, Callable[..., keras.Model]] = {
     "small_resnet": small_resnet,
+    **{name: _p(mlp.mlp, hidden=hidden, name=name) for name, hidden in mlp.MLPS.items()},
     "lenet5": classic.lenet5,
     "alexnet": classic.alexnet,
     **{f"vgg{d}": _p(classic.vgg, d) for d in classic.VGG_CONFIGS},
