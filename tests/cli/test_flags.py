@@ -15,16 +15,22 @@ def test_helpfull_groups_the_options_by_task_with_each_tasks_default():
     text = run_cli("train.py", "--helpfull").stdout  # absl exits 1 after printing help
     for group in (
         "run options:",
-        "task options: classification:",
+        "task options: distillation:",  # its own options; the classifier's are shared with it
         "task options: segmentation:",
         "task options: shared:",
     ):
         assert group in text
-    classification = text.split("task options: classification:")[1].split("task options:")[0]
-    assert "--activation" in classification and "--base_filters" not in classification
-    shared = text.split("task options: shared:")[1]
-    defaults = "classification: small_resnet; detection: retinanet_small; segmentation: unet"
-    assert defaults in " ".join(shared.split())
+    distillation = text.split("task options: distillation:")[1].split("task options:")[0]
+    assert "--teacher" in distillation and "--activation" not in distillation
+    segmentation = text.split("task options: segmentation:")[1].split("task options:")[0]
+    assert "--base_filters" in segmentation and "--activation" not in segmentation
+    shared = " ".join(text.split("task options: shared:")[1].split())
+    defaults = (
+        "classification: small_resnet; detection: retinanet_small; distillation: mlp; "
+        "segmentation: unet"
+    )
+    assert defaults in shared
+    assert "--activation" in shared
     # every field of every dataclass is a flag
     names = [f.name for f in common_fields() if f.name != "options"]
     names += [f.name for task in TASKS.values() for f in dataclasses.fields(task.Options)]

@@ -95,7 +95,6 @@ EXPORTED = (
     "alexnet",
     "densenet121",
     "googlenet",
-    "inception_v3",
     "lenet5",
     "mobilenet_v1",
     "mobilenet_v2",

@@ -38,3 +38,16 @@ def channel_mean_std(
     mean = np.asarray(total / count, dtype=np.float64)
     var = np.maximum(total_sq / count - mean**2, 0.0)
     return mean, np.sqrt(var)
+
+
+def mean_image(images: tf.data.Dataset, batch_size: int = 1024) -> np.ndarray:
+    """The mean image ``[H, W, C]`` (float64) of a dataset of equally sized images: one mean
+    per pixel and channel ("subtract the mean image"), accumulated in float64."""
+    total, count = None, 0
+    for batch in images.batch(batch_size).as_numpy_iterator():
+        sums = batch.astype(np.float64).sum(axis=0)
+        total = sums if total is None else total + sums
+        count += len(batch)
+    if count == 0:
+        raise ValueError("mean_image: `images` is empty")
+    return total / count

@@ -34,6 +34,7 @@ from yeehaw_tf.layers.regularization import Dropout, GaussianNoise
 from yeehaw_tf.layers.resize import Resize
 from yeehaw_tf.layers.roi import MultiLevelRoIAlign, RoIAlign, RoIPool
 from yeehaw_tf.layers.stack_outputs import StackOutputs
+from yeehaw_tf.layers.centering import ChannelMeanSubtraction, MeanImageSubtraction
 from yeehaw_tf.layers.standardization import ChannelStandardization
 from yeehaw_tf.layers.transposed_conv import (
     TransposedConv2D,
@@ -49,6 +50,7 @@ __all__ = [
     "BatchNormalization",
     "BilinearUpsampling2D",
     "ChannelMaxout",
+    "ChannelMeanSubtraction",
     "ChannelStandardization",
     "Dropout",
     "ELU",
@@ -59,6 +61,7 @@ __all__ = [
     "LeakyReLU",
     "MaxPoolingWithArgmax2D",
     "MaxUnpooling2D",
+    "MeanImageSubtraction",
     "Maxout",
     "NORMALIZATIONS",
     "ReLU",

@@ -311,3 +311,40 @@ class CosineDecay(Schedule):
             "t_mul": self.t_mul,
             "m_mul": self.m_mul,
         }
+
+
+@keras.saving.register_keras_serializable(package="yeehaw_tf")
+class FineTuneScale(Schedule):
+    """Wraps any schedule for two-phase transfer learning: ``schedule(step)`` until
+    ``boundary``, then ``factor * schedule(step)`` (the lower learning rate of fine-tuning once
+    the pre-trained layers are unfrozen, as in the Keras transfer-learning guide)."""
+
+    def __init__(self, schedule: Schedule | float, boundary: int, factor: float):
+        _positive("FineTuneScale", "boundary", boundary)
+        _positive("FineTuneScale", "factor", factor)
+        if isinstance(schedule, dict):
+            schedule = keras.optimizers.schedules.deserialize(schedule)
+        if not isinstance(schedule, (Schedule, int, float)):
+            raise ValueError(
+                "FineTuneScale: schedule must be a LearningRateSchedule or a number, "
+                f"got {schedule!r}"
+            )
+        self.schedule = schedule
+        self.boundary = int(boundary)
+        self.factor = float(factor)
+
+    def __call__(self, step):
+        step = _step(step)
+        if isinstance(self.schedule, Schedule):
+            rate = ops.cast(self.schedule(step), "float32")
+        else:
+            rate = ops.convert_to_tensor(float(self.schedule), "float32")
+        return ops.where(step < self.boundary, rate, rate * self.factor)
+
+    def get_config(self):
+        schedule = (
+            keras.optimizers.schedules.serialize(self.schedule)
+            if isinstance(self.schedule, Schedule)
+            else self.schedule
+        )
+        return {"schedule": schedule, "boundary": self.boundary, "factor": self.factor}

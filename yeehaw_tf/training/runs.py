@@ -78,18 +78,19 @@ def load_run(workdir: str, checkpoint: str | None = None) -> Run:
 def load_model(path: str, what: str = "path") -> keras.Model:
     """The trained model at ``path``: a run's workdir (its inference model, restored from the
     latest checkpoint) or a ``.keras`` file (loaded with ``safe_mode=True``). ``what`` names
-    the argument in errors (e.g. ``"--teacher"``)."""
+    the argument in errors (e.g. ``"--teacher"``); every problem with ``path`` is a
+    ``ValueError`` saying so (the command lines show it without a traceback)."""
     if not isinstance(path, str) or not path:
         raise ValueError(f"{what} must be a workdir or a .keras file, got {path!r}")
     if path.endswith(".keras"):
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"{what}: {path} does not exist")
+            raise ValueError(f"{what}: {path} does not exist")
         import yeehaw_tf  # noqa: F401 - registers every serializable class
 
         return keras.saving.load_model(path, safe_mode=True, compile=False)
     if not os.path.isdir(path):
-        raise FileNotFoundError(f"{what}: {path} is neither a workdir nor a .keras file")
+        raise ValueError(f"{what}: {path} is neither a workdir nor a .keras file")
     try:
         return load_run(path).model
     except (FileNotFoundError, ValueError) as e:
-        raise type(e)(f"{what}: {e}") from None
+        raise ValueError(f"{what}: {e}") from None

@@ -157,12 +157,22 @@ class StepContext:
     def normalize(self, output: LossOutput) -> LossOutput:
         return normalize(output, self.global_batch_size, self._context)
 
-    def minimize(self, name: str, loss_fn: Callable[[], LossOutput | tf.Tensor], target):
+    def minimize(
+        self,
+        name: str,
+        loss_fn: Callable[[], LossOutput | tf.Tensor],
+        target,
+        gradient_scales=None,
+    ):
         """Minimises ``loss_fn()`` (a :class:`LossOutput`, or a summed loss tensor) over the
         trainable variables of ``target`` (a model, models, or variables) with optimizer
         ``name``; returns the normalised :class:`LossOutput` (regularisation included in its
         ``total``). Call it once per group and step (a group minimised twice in a step, e.g. a
-        critic updated ``n`` times, logs its last loss)."""
+        critic updated ``n`` times, logs its last loss).
+
+        ``gradient_scales``: optional ``[(variables, scale), ...]``; each listed variable's
+        gradient is multiplied by its scalar ``scale`` (a tensor), e.g. 0 to hold pre-trained
+        layers still until a step (two-phase transfer learning)."""
         runner = self._runner
         if name not in self.optimizers:
             raise ValueError(
@@ -182,7 +192,7 @@ class StepContext:
                 if penalty is not None:
                     loss += tf.nn.scale_regularization_loss(tf.cast(penalty, tf.float32))
                 scaled = optimizer.scale_loss(loss)
-            grads = tape.gradient(scaled, variables)
+            grads = _scaled(tape.gradient(scaled, variables), variables, gradient_scales)
             # plain structures, so that an XLA-compiled function can return them
             return loss, dict(result.components), result.outputs, result.normalizer, grads
 
@@ -248,6 +258,20 @@ class StepContext:
             args=(self.ok, self.bad_code, self._state, saved, grads, values),
         )
         return self.ok
+
+
+def _scaled(grads, variables, gradient_scales):
+    """``grads`` with each variable in ``gradient_scales`` (``[(variables, scale)]``) scaled."""
+    if not gradient_scales:
+        return grads
+    scales = {}
+    for group, scale in gradient_scales:
+        for variable in group:
+            scales[id(variable)] = scale
+    return [
+        g if g is None or id(v) not in scales else g * tf.cast(scales[id(v)], g.dtype)
+        for g, v in zip(grads, variables, strict=True)
+    ]
 
 
 def _apply_if(optimizer, variables, strategy, grads, ok) -> None:

@@ -189,8 +189,15 @@ class Task:
             "model",
             lambda: self.compute_loss(ctx.models, batch, True, ctx),
             list(ctx.models.values()),
+            gradient_scales=self.gradient_scales(ctx),
         )
         ctx.update_metrics(batch, result.outputs)
+
+    def gradient_scales(self, ctx) -> list | None:
+        """``[(variables, scalar tensor), ...]``: factors the default step multiplies those
+        variables' gradients by (``None``: none). E.g. 0 until a step, then 1, for layers held
+        still while a new head trains (two-phase transfer learning)."""
+        return None
 
     @classmethod
     def has_own_train_step(cls) -> bool:

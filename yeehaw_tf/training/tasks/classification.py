@@ -5,21 +5,21 @@ from __future__ import annotations
 import dataclasses
 
 import keras
+import numpy as np
+import tensorflow as tf
 
 from yeehaw_tf.data.datasets import load_classification, validate_dataset_name
 from yeehaw_tf.data.pipeline import classification_pipeline
+from yeehaw_tf.data.statistics import mean_image
+from yeehaw_tf.data.subsets import check_classes, count_examples, first_per_class, select_classes
 from yeehaw_tf.export.spec import probabilities_spec
-from yeehaw_tf.layers import (
-    ACTIVATIONS,
-    NORMALIZATIONS,
-    ChannelStandardization,
-    Resize,
-    StackOutputs,
-)
+from yeehaw_tf.layers import ACTIVATIONS, NORMALIZATIONS, Resize, StackOutputs
 from yeehaw_tf.losses import AuxiliaryLoss, MulticlassHinge, SoftmaxCrossEntropy
 from yeehaw_tf.metrics import MainOutputAccuracy
 from yeehaw_tf.models.registry import build, classifier_names, get_classifier
+from yeehaw_tf.optimizers.schedules import FineTuneScale
 from yeehaw_tf.regularizers import weight_penalty
+from yeehaw_tf.training.tasks import transfer
 from yeehaw_tf.training.tasks.base import TaskData, TaskOptions
 from yeehaw_tf.training.tasks.images import ImageTask, as_arrays, check_splits, statistics
 from yeehaw_tf.training.tasks.options import (
@@ -28,6 +28,11 @@ from yeehaw_tf.training.tasks.options import (
     check_image_size,
     chosen_model_options,
     option,
+)
+from yeehaw_tf.training.tasks.preprocessing import (
+    PREPROCESSING,
+    PREPROCESSING_OF_LAYER,
+    preprocessing_layer,
 )
 
 LOSSES = ("cross_entropy", "hinge")
@@ -62,6 +67,39 @@ class ClassificationOptions(TaskOptions):
         "Train the auxiliary classifiers (googlenet, inception_v3), loss weight 0.3; they are "
         "dropped for evaluation accuracy and export.",
     )
+    preprocessing: str = option(
+        "channel_standardize",
+        "The model's first layer, statistics from the training split: channel_standardize "
+        "((x - mean_c) / std_c), channel_mean ((x - mean_c) / 255), mean_image "
+        "((x - mean image) / 255) or none (x / 255).",
+        PREPROCESSING,
+    )
+    classes: tuple[int, ...] | None = option(
+        None,
+        "Train and test on these classes of the dataset only, relabelled 0..k-1 in the order "
+        "given (e.g. 5,6,7,8,9).",
+    )
+    train_examples_per_class: int = option(
+        0, "Keep only the first N training examples of each class (0: all): small-data runs."
+    )
+    init_from: str = option(
+        "",
+        "Transfer learning: a workdir or .keras file whose network's weights initialise this "
+        "model (all but its logits layer, which is new).",
+    )
+    freeze: str = option(
+        "none",
+        "Layers held still: none, backbone (all but the logits layer) or all_but_last_N; frozen "
+        "batch norm runs in inference mode.",
+    )
+    unfreeze_step: int = option(
+        0,
+        "Two-phase transfer: train only the unfrozen layers until this step, then everything at "
+        "fine_tune_lr_factor x the learning rate (0: frozen layers stay frozen).",
+    )
+    fine_tune_lr_factor: float = option(
+        0.1, "Learning-rate factor once the frozen layers unfreeze (see unfreeze_step)."
+    )
 
     def __post_init__(self):
         get_classifier(self.model)  # raises a clear error for an unknown name
@@ -78,6 +116,25 @@ class ClassificationOptions(TaskOptions):
         SoftmaxCrossEntropy(label_smoothing=self.label_smoothing)  # validates label_smoothing
         weight_penalty(self.l1, self.l2)  # validates l1, l2
         model_options(self)  # refuses choices the model does not offer
+        check_choice("preprocessing", self.preprocessing, PREPROCESSING)
+        if self.classes is not None:
+            check_classes(self.classes, max(self.classes) + 1)
+        if not isinstance(self.train_examples_per_class, int) or self.train_examples_per_class < 0:
+            raise ValueError(
+                "train_examples_per_class must be an integer >= 0 (0: all), got "
+                f"{self.train_examples_per_class!r}"
+            )
+        transfer.check_freeze(self.freeze)
+        if not isinstance(self.unfreeze_step, int) or self.unfreeze_step < 0:
+            raise ValueError(f"unfreeze_step must be an integer >= 0, got {self.unfreeze_step!r}")
+        if self.unfreeze_step and self.freeze == "none":
+            raise ValueError("unfreeze_step needs --freeze (backbone or all_but_last_N)")
+        if not 0.0 < self.fine_tune_lr_factor <= 1.0:
+            raise ValueError(
+                f"fine_tune_lr_factor must be in (0, 1], got {self.fine_tune_lr_factor!r}"
+            )
+        if self.freeze != "none" and self.aux_logits:
+            raise ValueError("freeze does not combine with aux_logits (which heads are new?)")
 
 
 def model_options(options: ClassificationOptions) -> dict:
@@ -109,20 +166,82 @@ class ClassificationTask(ImageTask):
     @classmethod
     def load_data(cls, options: ClassificationOptions, data_dir: str | None) -> TaskData:
         data = load_classification(options.dataset, data_dir)
-        check_splits(options.dataset, data_dir, data.num_train, data.num_test)
-        info = {"num_classes": data.num_classes, "image_shape": data.image_shape}
-        return TaskData(data.name, data.train, data.test, data.num_train, data.num_test, info)
+        train, test = data.train, data.test
+        num_classes, num_train, num_test = data.num_classes, data.num_train, data.num_test
+        if options.classes is not None:
+            classes = check_classes(options.classes, num_classes)
+            train, test = select_classes(train, classes), select_classes(test, classes)
+            num_classes = len(classes)
+        if options.train_examples_per_class:
+            train = first_per_class(train, options.train_examples_per_class, num_classes)
+        if options.classes is not None or options.train_examples_per_class:
+            num_train, num_test = count_examples(train), count_examples(test)
+        check_splits(options.dataset, data_dir, num_train, num_test)
+        info = {"num_classes": num_classes, "image_shape": data.image_shape}
+        return TaskData(data.name, train, test, num_train, num_test, info)
 
     @classmethod
     def from_data(cls, options: ClassificationOptions, data: TaskData) -> ClassificationTask:
-        mean, std = statistics(data.train.map(lambda image, label: image))
-        return cls(
+        images = data.train.map(lambda image, label: image)
+        mean, std = statistics(images)
+        task = cls(
             options,
             num_classes=data.info["num_classes"],
             input_shape=data.info["image_shape"],
             mean=mean,
             std=std,
+            mean_image=mean_image(images) if options.preprocessing == "mean_image" else None,
         )
+        if options.init_from:  # training only: a rebuilt run restores its own checkpoint
+            task.pretrained, source = transfer.pretrained(options.init_from)
+            if source is not None:  # prepare inputs as the pre-trained network saw them
+                task._take_preprocessing(source)
+        return task
+
+    def _take_preprocessing(self, source: dict) -> None:
+        kind = PREPROCESSING_OF_LAYER.get(source["class_name"])
+        if kind != self.options.preprocessing:
+            raise ValueError(
+                f"--init_from {self.options.init_from}: its model prepares inputs with "
+                f"{kind or source['class_name']}, not --preprocessing={self.options.preprocessing}"
+            )
+        config = source["config"]
+        channels = self.input_shape[-1]
+        if kind in ("channel_standardize", "channel_mean") and len(config["mean"]) != channels:
+            raise ValueError(
+                f"--init_from {self.options.init_from}: its model takes {len(config['mean'])} "
+                f"channels, this dataset has {channels}"
+            )
+        if kind in ("channel_standardize", "channel_mean"):
+            self.mean = tuple(config["mean"])
+        if kind == "channel_standardize":
+            self.std = tuple(config["std"])
+        if kind == "mean_image":
+            image = np.asarray(config["mean_image"], np.float64)
+            if image.shape != self.input_shape:
+                raise ValueError(
+                    f"--init_from {self.options.init_from}: its mean image is {image.shape}, "
+                    f"this dataset's images are {self.input_shape}"
+                )
+            self.mean_image = image
+
+    def __init__(self, options, *, mean_image=None, **measured):
+        super().__init__(options, **measured)
+        self.mean_image = None if mean_image is None else np.asarray(mean_image, np.float64)
+        self.pretrained = None
+
+    def _record(self) -> dict:
+        record = super()._record()
+        if self.mean_image is not None:
+            record["mean_image"] = self.mean_image.tolist()
+        return record
+
+    @classmethod
+    def from_dict(cls, record):
+        task = super().from_dict(record)
+        if "mean_image" in record:
+            task.mean_image = np.asarray(record["mean_image"], np.float64)
+        return task
 
     def train_dataset(self, data: TaskData, batch_size: int, seed: int):
         return classification_pipeline(data.train, batch_size=batch_size, training=True, seed=seed)
@@ -138,12 +257,34 @@ class ClassificationTask(ImageTask):
         if options.image_size and tuple(options.image_size) != tuple(self.input_shape[:2]):
             shape = (*options.image_size, self.input_shape[-1])
             x = Resize(*options.image_size, name="resize")(x)
-        x = ChannelStandardization(self.mean, self.std, name="standardize")(x)
+        x = preprocessing_layer(options.preprocessing, self.mean, self.std, self.mean_image)(x)
         network = build(options.model, self.num_classes, shape, **model_options(options))
+        if self.pretrained is not None:
+            transfer.load_pretrained(network, self.pretrained, options.init_from)
+        self._held = transfer.freeze(network, options.freeze, options.unfreeze_step)
         outputs = network(x)
         if options.aux_logits:
             outputs = StackOutputs(name="heads")(list(outputs))
         return keras.Model(inputs, outputs, name=f"{options.model}_classifier")
+
+    def build_optimizers(self, make_optimizer, models):
+        optimizer = make_optimizer()
+        if self.options.unfreeze_step:  # fine-tuning continues at a lower learning rate
+            rate = optimizer.get_config()["learning_rate"]
+            if isinstance(rate, dict):
+                rate = keras.optimizers.schedules.deserialize(rate)
+            optimizer.learning_rate = FineTuneScale(
+                rate, self.options.unfreeze_step, self.options.fine_tune_lr_factor
+            )
+        return {"model": optimizer}
+
+    def gradient_scales(self, ctx):
+        """Until ``unfreeze_step`` the frozen layers' gradients are zero (two-phase transfer)."""
+        if not self.options.unfreeze_step:
+            return None
+        names = {v.path for v in self._held}
+        held = [v for v in ctx.models["model"].trainable_variables if v.path in names]
+        return [(held, tf.cast(ctx.step >= self.options.unfreeze_step, tf.float32))]
 
     def inference_model(self, models) -> keras.Model:
         """The model that evaluation and export use: without auxiliary heads."""
