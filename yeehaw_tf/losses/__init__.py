@@ -2,10 +2,12 @@
 
 from yeehaw_tf.losses.auxiliary import AuxiliaryLoss
 from yeehaw_tf.losses.classification import MulticlassHinge, SoftmaxCrossEntropy
+from yeehaw_tf.losses.distillation import DistillationLoss
 from yeehaw_tf.losses.metric_learning import TripletLoss, pairwise_distances
 
 __all__ = [
     "AuxiliaryLoss",
+    "DistillationLoss",
     "MulticlassHinge",
     "SoftmaxCrossEntropy",
     "TripletLoss",

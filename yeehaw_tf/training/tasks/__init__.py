@@ -7,6 +7,7 @@ experiment runner, the configuration, export) goes through it.
 from yeehaw_tf.training.tasks.base import LossOutput, Task, TaskData, TaskOptions
 from yeehaw_tf.training.tasks.classification import ClassificationOptions, ClassificationTask
 from yeehaw_tf.training.tasks.detection import DetectionOptions, DetectionTask
+from yeehaw_tf.training.tasks.distillation import DistillationOptions, DistillationTask
 from yeehaw_tf.training.tasks.segmentation import SegmentationOptions, SegmentationTask
 from yeehaw_tf.training.tasks.supervised import SupervisedTask
 
@@ -14,6 +15,7 @@ TASKS: dict[str, type[Task]] = {
     ClassificationTask.name: ClassificationTask,
     SegmentationTask.name: SegmentationTask,
     DetectionTask.name: DetectionTask,
+    DistillationTask.name: DistillationTask,
 }
 # What ``train.py`` trains without --task.
 DEFAULT_TASK = ClassificationTask.name
@@ -45,6 +47,8 @@ __all__ = [
     "ClassificationTask",
     "DetectionOptions",
     "DetectionTask",
+    "DistillationOptions",
+    "DistillationTask",
     "LossOutput",
     "SegmentationOptions",
     "SegmentationTask",
