@@ -16,6 +16,7 @@ from yeehaw_tf.layers.activations import (
 )
 from yeehaw_tf.layers.batch_normalization import BatchNormalization
 from yeehaw_tf.layers.bilinear_upsampling import BilinearUpsampling2D, ResizeLike, bilinear_resize
+from yeehaw_tf.layers.centering import ChannelMeanSubtraction, MeanImageSubtraction
 from yeehaw_tf.layers.group_normalization import (
     GroupNormalization,
     InstanceNormalization,
@@ -34,7 +35,6 @@ from yeehaw_tf.layers.regularization import Dropout, GaussianNoise
 from yeehaw_tf.layers.resize import Resize
 from yeehaw_tf.layers.roi import MultiLevelRoIAlign, RoIAlign, RoIPool
 from yeehaw_tf.layers.stack_outputs import StackOutputs
-from yeehaw_tf.layers.centering import ChannelMeanSubtraction, MeanImageSubtraction
 from yeehaw_tf.layers.standardization import ChannelStandardization
 from yeehaw_tf.layers.transposed_conv import (
     TransposedConv2D,
