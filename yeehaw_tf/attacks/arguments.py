@@ -42,14 +42,15 @@ def check_pixel_range(pixel_range) -> tuple[float, float]:
     return low, high
 
 
-def check_epsilon(epsilon, pixel_range: tuple[float, float]) -> float:
-    """``epsilon`` as a float in ``[0, high - low]`` (pixel units: 0..255 by default)."""
+def check_epsilon(epsilon, pixel_range: tuple[float, float], what: str = "epsilon") -> float:
+    """``epsilon`` as a float in ``[0, high - low]`` (pixel units: 0..255 by default); errors
+    name it ``what``."""
     low, high = pixel_range
     span = high - low
     expected = f"a number in [0, {span:g}] (the perturbation size in pixel units of {pixel_range})"
-    value = _number("epsilon", epsilon, expected)
+    value = _number(what, epsilon, expected)
     if not 0.0 <= value <= span:
-        raise ValueError(f"epsilon must be {expected}, got {epsilon!r}")
+        raise ValueError(f"{what} must be {expected}, got {epsilon!r}")
     return value
 
 

@@ -8,6 +8,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from yeehaw_tf.attacks import fgsm
+from yeehaw_tf.attacks.arguments import check_epsilon
+from yeehaw_tf.attacks.gradient_sign import PIXEL_RANGE
 from yeehaw_tf.data.datasets import load_classification, validate_dataset_name
 from yeehaw_tf.data.pipeline import classification_pipeline
 from yeehaw_tf.data.statistics import mean_image
@@ -20,7 +23,7 @@ from yeehaw_tf.models.registry import build, classifier_names, get_classifier
 from yeehaw_tf.optimizers.schedules import FineTuneScale
 from yeehaw_tf.regularizers import weight_penalty
 from yeehaw_tf.training.tasks import transfer
-from yeehaw_tf.training.tasks.base import TaskData, TaskOptions
+from yeehaw_tf.training.tasks.base import LossOutput, TaskData, TaskOptions
 from yeehaw_tf.training.tasks.images import ImageTask, as_arrays, check_splits, statistics
 from yeehaw_tf.training.tasks.options import (
     check_choice,
@@ -36,6 +39,7 @@ from yeehaw_tf.training.tasks.preprocessing import (
 )
 
 LOSSES = ("cross_entropy", "hinge")
+ADVERSARIAL_TRAINING = ("none", "fgsm")
 NUM_REPRESENTATIVE = 256
 
 
@@ -101,6 +105,21 @@ class ClassificationOptions(TaskOptions):
         0.1, "Learning-rate factor once the frozen layers unfreeze (see unfreeze_step)."
     )
 
+    adversarial_training: str = option(
+        "none",
+        "fgsm: Goodfellow et al.'s adversarial training, the loss mixing clean examples and "
+        "their FGSM examples (computed inside the step against the current weights).",
+        ADVERSARIAL_TRAINING,
+    )
+    adversarial_epsilon: float = option(
+        16.0, "Adversarial training: the FGSM epsilon, in pixel units of the raw images (0..255)."
+    )
+    adversarial_weight: float = option(
+        0.5,
+        "Adversarial training: the clean examples' weight alpha in "
+        "alpha*J(x) + (1-alpha)*J(x_adv).",
+    )
+
     def __post_init__(self):
         get_classifier(self.model)  # raises a clear error for an unknown name
         validate_dataset_name(self.dataset)
@@ -133,6 +152,18 @@ class ClassificationOptions(TaskOptions):
             raise ValueError(
                 f"fine_tune_lr_factor must be in (0, 1], got {self.fine_tune_lr_factor!r}"
             )
+        check_choice("adversarial_training", self.adversarial_training, ADVERSARIAL_TRAINING)
+        if self.adversarial_training != "none":
+            check_epsilon(self.adversarial_epsilon, PIXEL_RANGE, what="adversarial_epsilon")
+            if not 0.0 <= self.adversarial_weight <= 1.0:
+                raise ValueError(
+                    f"adversarial_weight must be in [0, 1], got {self.adversarial_weight!r}"
+                )
+            if self.aux_logits or self.loss != "cross_entropy":
+                raise ValueError(
+                    "adversarial_training attacks the cross-entropy of one output: it does not "
+                    "combine with aux_logits or loss=hinge"
+                )
         if self.freeze != "none" and self.aux_logits:
             raise ValueError("freeze does not combine with aux_logits (which heads are new?)")
 
@@ -285,6 +316,23 @@ class ClassificationTask(ImageTask):
         names = {v.path for v in self._held}
         held = [v for v in ctx.models["model"].trainable_variables if v.path in names]
         return [(held, tf.cast(ctx.step >= self.options.unfreeze_step, tf.float32))]
+
+    def compute_loss(self, models, batch, training: bool, ctx):
+        """Cross-entropy; with ``adversarial_training`` (training only), Goodfellow et al.'s
+        ``alpha * J(x, y) + (1 - alpha) * J(x_adv, y)`` with ``x_adv`` the FGSM images of the
+        current weights; clean and adversarial images go through the model as one batch."""
+        if not training or self.options.adversarial_training == "none":
+            return super().compute_loss(models, batch, training, ctx)
+        images, labels = batch
+        model = models["model"]
+        adversarial = fgsm(model, images, labels, self.options.adversarial_epsilon)
+        logits = model(tf.concat([images, adversarial], axis=0), training=True)
+        losses = tf.cast(self._per_example(tf.concat([labels, labels], 0), logits), tf.float32)
+        clean, attacked = tf.split(losses, 2)
+        alpha = self.options.adversarial_weight
+        per_example = alpha * clean + (1.0 - alpha) * attacked
+        outputs = tf.split(logits, 2)[0]
+        return LossOutput(total=tf.reduce_sum(per_example), outputs=outputs)
 
     def inference_model(self, models) -> keras.Model:
         """The model that evaluation and export use: without auxiliary heads."""
