@@ -57,6 +57,12 @@ BENCHMARKS = (
         ("--steps", "10", "--segmentation_steps", "2", "--warmup", "25", "--repeats", "1"),
     ),
     Benchmark(
+        "augmentation.py",
+        "Augmentation policies vs the input pipeline without augmentation",
+        ("--batches", "40", "--repeats", "3"),
+        ("--batches", "2", "--repeats", "1", "--jobs", "digits"),
+    ),
+    Benchmark(
         "scaling.py",
         "One device vs two CPU devices vs two workers",
         ("--repeats", "5"),

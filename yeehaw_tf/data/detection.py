@@ -18,6 +18,8 @@ import dataclasses
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from yeehaw_tf.data.augmentation import Policy, detection_augmenter, get_policy
+from yeehaw_tf.data.augmentation.boxes import MAX_BOXES, clean_boxes
 from yeehaw_tf.data.datasets import (
     default_data_dir,
     load_splits,
@@ -26,7 +28,14 @@ from yeehaw_tf.data.datasets import (
 )
 from yeehaw_tf.data.pipeline import resize_images
 
-MAX_BOXES = 100
+__all__ = [
+    "MAX_BOXES",
+    "DetectionData",
+    "clean_boxes",
+    "detection_pipeline",
+    "flip_horizontally",
+    "load_detection",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,18 +93,6 @@ def load_detection(name: str, data_dir: str | None = None, masks: bool = False) 
     )
 
 
-def clean_boxes(boxes, classes, max_boxes: int = MAX_BOXES, masks=None):
-    """Clips relative boxes to [0, 1], drops the empty ones, keeps the first ``max_boxes``
-    (and the same rows of ``masks [K, H, W]`` when given, returned third)."""
-    boxes = tf.clip_by_value(tf.cast(boxes, tf.float32), 0.0, 1.0)
-    keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-    boxes, classes = tf.boolean_mask(boxes, keep), tf.boolean_mask(classes, keep)
-    cleaned = boxes[:max_boxes], tf.cast(classes[:max_boxes], tf.int32)
-    if masks is None:
-        return cleaned
-    return (*cleaned, tf.boolean_mask(masks, keep)[:max_boxes])
-
-
 def flip_horizontally(image, boxes):
     """The mirrored image and its boxes (relative yxyx)."""
     ymin, xmin, ymax, xmax = tf.unstack(boxes, axis=-1)
@@ -119,6 +116,7 @@ def detection_pipeline(
     seed: int = 0,
     shuffle_buffer: int = 10_000,
     cache: bool = True,
+    augment: str | Policy | None = None,
 ) -> tf.data.Dataset:
     """Batches of ``(float32 pixels 0..255 [B, H, W, 3], {"boxes": [B, max_boxes, 4],
     "classes": [B, max_boxes]})``, padded with zero boxes of class -1 (and ``"masks": [B,
@@ -126,7 +124,14 @@ def detection_pipeline(
     ``image_size`` the image is resized bilinearly (relative boxes are unchanged). Training:
     shuffled with ``seed``, repeated, each example mirrored with probability 1/2 (a stateless
     draw from ``(seed, position in the stream)``, so the stream is a pure function of
-    ``seed``), full batches only; evaluation: in order, once, the last batch kept."""
+    ``seed``), full batches only; evaluation: in order, once, the last batch kept.
+
+    ``augment``: a policy of ``yeehaw_tf.data.augmentation.policy_names("detection")`` (or a
+    ``Policy``), applied in training after the mirror, drawing from ``(seed, position)`` too:
+    boxes move with the image, are clipped, and are dropped with their classes and masks when
+    nothing of them is left. A policy that flips (``Policy.flips``) does the mirroring itself:
+    ``flip`` then adds no second mirror, so ``flip=True`` changes nothing with it."""
+    policy = get_policy("detection", augment)
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
     if max_boxes < 1:
@@ -166,8 +171,22 @@ def detection_pipeline(
         ds = ds.cache()
     if training:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
-        if flip:
-            ds = ds.enumerate().map(mirror, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        mirrors = flip and not policy.flips
+        augment_example = None
+        if policy.name != "none":
+            augment_example = detection_augmenter(policy, ds.element_spec[0].shape, seed, max_boxes)
+
+        def augment_at(index, example):
+            if mirrors:
+                example = mirror(index, example)
+            if augment_example is not None:
+                example = augment_example(index, example)
+            return example
+
+        if mirrors or augment_example is not None:
+            ds = ds.enumerate().map(
+                augment_at, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+            )
     image_shape = ds.element_spec[0].shape
     shapes = {"boxes": [max_boxes, 4], "classes": [max_boxes]}
     values = {"boxes": 0.0, "classes": -1}
