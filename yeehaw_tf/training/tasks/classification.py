@@ -11,6 +11,7 @@ import tensorflow as tf
 from yeehaw_tf.attacks import fgsm
 from yeehaw_tf.attacks.arguments import check_epsilon
 from yeehaw_tf.attacks.gradient_sign import PIXEL_RANGE
+from yeehaw_tf.data.augmentation import get_policy, policy_names, validate_policy
 from yeehaw_tf.data.datasets import load_classification, validate_dataset_name
 from yeehaw_tf.data.pipeline import classification_pipeline
 from yeehaw_tf.data.statistics import mean_image
@@ -70,6 +71,13 @@ class ClassificationOptions(TaskOptions):
         False,
         "Train the auxiliary classifiers (googlenet, inception_v3), loss weight 0.3; they are "
         "dropped for evaluation accuracy and export.",
+    )
+    augment: str = option(
+        "none",
+        "Training augmentation policy (yeehaw_tf.data.augmentation; in the tf.data pipeline, "
+        "never in exports). Digits: crop or geometric (flips change digits); mixup and cutmix "
+        "train on soft labels.",
+        lambda: policy_names("classification"),
     )
     preprocessing: str = option(
         "channel_standardize",
@@ -135,6 +143,7 @@ class ClassificationOptions(TaskOptions):
         SoftmaxCrossEntropy(label_smoothing=self.label_smoothing)  # validates label_smoothing
         weight_penalty(self.l1, self.l2)  # validates l1, l2
         model_options(self)  # refuses choices the model does not offer
+        validate_policy("classification", self.augment)
         check_choice("preprocessing", self.preprocessing, PREPROCESSING)
         if self.classes is not None:
             check_classes(self.classes, max(self.classes) + 1)
@@ -158,6 +167,11 @@ class ClassificationOptions(TaskOptions):
             if not 0.0 <= self.adversarial_weight <= 1.0:
                 raise ValueError(
                     f"adversarial_weight must be in [0, 1], got {self.adversarial_weight!r}"
+                )
+            if get_policy("classification", self.augment).soft_labels:
+                raise ValueError(
+                    f"adversarial_training attacks integer labels: it does not combine with "
+                    f"augment={self.augment} (soft labels)"
                 )
             if self.aux_logits or self.loss != "cross_entropy":
                 raise ValueError(
@@ -275,7 +289,14 @@ class ClassificationTask(ImageTask):
         return task
 
     def train_dataset(self, data: TaskData, batch_size: int, seed: int):
-        return classification_pipeline(data.train, batch_size=batch_size, training=True, seed=seed)
+        return classification_pipeline(
+            data.train,
+            batch_size=batch_size,
+            training=True,
+            seed=seed,
+            augment=self.options.augment,
+            num_classes=self.num_classes,
+        )
 
     def eval_dataset(self, data: TaskData, batch_size: int):
         return classification_pipeline(data.test, batch_size=batch_size, training=False)

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from yeehaw_tf.data.augmentation import policy_names, validate_policy
 from yeehaw_tf.data.detection import MAX_BOXES, detection_pipeline, load_detection
 from yeehaw_tf.data.pipeline import resize_images
 from yeehaw_tf.export.detection import (
@@ -49,8 +50,16 @@ class DetectionOptions(TaskOptions):
     nms_iou: float = option(0.5, "IoU above which NMS suppresses a box of the same class.")
     max_detections: int = option(100, "Detections kept per image after NMS.")
     flip: bool = option(True, "Mirror training images (and boxes) with probability 1/2.")
+    augment: str = option(
+        "none",
+        "Training augmentation policy, box- and mask-aware (boxes transformed, clipped, dropped "
+        "with their classes and masks when they leave the image); after --flip's mirror unless "
+        "the policy flips itself; never in exports.",
+        lambda: policy_names("detection"),
+    )
 
     def __post_init__(self):
+        validate_policy("detection", self.augment)
         check_choice("detector", self.model, detector_names)
         if getattr(get_detector(self.model), "takes_proposals", False):
             raise ValueError(
@@ -137,6 +146,7 @@ class DetectionTask(ImageTask):
             max_boxes=o.max_boxes,
             flip=o.flip,
             seed=seed,
+            augment=o.augment,
         )
 
     def train_dataset(self, data: TaskData, batch_size: int, seed: int):

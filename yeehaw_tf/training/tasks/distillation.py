@@ -60,6 +60,7 @@ class DistillationOptions(ClassificationOptions):
             ("loss", self.loss, "cross_entropy"),
             ("label_smoothing", self.label_smoothing, 0.0),
             ("aux_logits", self.aux_logits, False),
+            ("adversarial_training", self.adversarial_training, "none"),
         ):
             if value != default:
                 raise ValueError(

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from yeehaw_tf.data.augmentation import policy_names, validate_policy
 from yeehaw_tf.data.datasets import load_segmentation, validate_dataset_name
 from yeehaw_tf.data.pipeline import resize_images, segmentation_pipeline
 from yeehaw_tf.export.spec import probabilities_spec
@@ -50,8 +51,15 @@ class SegmentationOptions(TaskOptions):
         "height,width to resize images (bilinear) and masks (nearest) to; needed for datasets "
         "whose images differ in size.",
     )
+    augment: str = option(
+        "none",
+        "Training augmentation policy: the same geometric transform on image and mask (nearest "
+        "neighbour for the mask, uncovered pixels background); never in exports.",
+        lambda: policy_names("segmentation"),
+    )
 
     def __post_init__(self):
+        validate_policy("segmentation", self.augment)
         get_segmenter(self.model)  # a clear error for an unknown or non-segmentation name
         validate_dataset_name(self.dataset)
         check_fraction("dropout", self.dropout)
@@ -120,7 +128,13 @@ class SegmentationTask(ImageTask):
         return functools.partial(segmentation_pipeline, image_size=self.options.image_size)
 
     def train_dataset(self, data: TaskData, batch_size: int, seed: int):
-        return self._pipeline()(data.train, batch_size=batch_size, training=True, seed=seed)
+        return self._pipeline()(
+            data.train,
+            batch_size=batch_size,
+            training=True,
+            seed=seed,
+            augment=self.options.augment,
+        )
 
     def eval_dataset(self, data: TaskData, batch_size: int):
         return self._pipeline()(data.test, batch_size=batch_size, training=False)
