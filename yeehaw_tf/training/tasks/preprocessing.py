@@ -42,3 +42,38 @@ def preprocessing_layer(kind: str, mean, std, mean_image=None) -> keras.layers.L
     if kind == "none":
         return keras.layers.Rescaling(PIXEL_SCALE, name="standardize")
     raise ValueError(f"unknown preprocessing {kind!r}; valid names: {', '.join(PREPROCESSING)}")
+
+
+def carried_preprocessing(source: dict, kind: str, input_shape, where: str) -> dict:
+    """The statistics a transferred model takes over from its pre-trained source (whose
+    ``standardize`` layer is ``source = {"class_name", "config"}``): its features were learned
+    on inputs prepared that way. Returns the task attributes to set (``mean``, ``std``,
+    ``mean_image``); refuses another kind of preprocessing or other channels, naming
+    ``--init_from`` (``where``)."""
+    theirs = PREPROCESSING_OF_LAYER.get(source["class_name"])
+    if theirs != kind:
+        raise ValueError(
+            f"--init_from {where}: its model prepares inputs with "
+            f"{theirs or source['class_name']}, not --preprocessing={kind}"
+        )
+    config = source["config"]
+    channels = input_shape[-1]
+    carried = {}
+    if kind in ("channel_standardize", "channel_mean"):
+        if len(config["mean"]) != channels:
+            raise ValueError(
+                f"--init_from {where}: its model takes {len(config['mean'])} channels, this "
+                f"dataset has {channels}"
+            )
+        carried["mean"] = tuple(config["mean"])
+    if kind == "channel_standardize":
+        carried["std"] = tuple(config["std"])
+    if kind == "mean_image":
+        image = np.asarray(config["mean_image"], np.float64)
+        if image.shape != tuple(input_shape):
+            raise ValueError(
+                f"--init_from {where}: its mean image is {image.shape}, this dataset's images "
+                f"are {tuple(input_shape)}"
+            )
+        carried["mean_image"] = image
+    return carried
