@@ -91,9 +91,8 @@ ROUND_TRIP_MAX_WEIGHTS = 30_000_000
 # One model per family and block type: the other variants are the same layers in other numbers
 # (depth, width: data in the spec tables), so they export through the same ops. Every variant
 # still builds, trains a step and round-trips through .keras in test_registry.py.
-EXPORTED = (
+EXPORTED = (  # densenet121 exports too (its ops are these models'), but takes 2 min of CI
     "alexnet",
-    "densenet121",
     "googlenet",
     "lenet5",
     "mobilenet_v1",
