@@ -25,9 +25,9 @@ PREPROCESSING = ("none", "channel_mean", "mean_image")
 
 
 def plot(path: str, curves: dict) -> None:
-    from yeehaw_tf.analysis.plots import _figure, _save
+    from yeehaw_tf.analysis.figures import new_figure, save_figure
 
-    plt, fig, axes = _figure(1, len(ACTIVATIONS), (11, 4))
+    plt, fig, axes = new_figure(1, len(ACTIVATIONS), (11, 4))
     for ax, activation in zip(np.ravel(axes), ACTIVATIONS, strict=True):
         for kind in PREPROCESSING:
             steps, values = curves[(activation, kind)]
@@ -37,7 +37,7 @@ def plot(path: str, curves: dict) -> None:
         ax.set_ylabel("training loss")
         ax.set_yscale("log")
         ax.legend()
-    _save(plt, fig, path)
+    save_figure(plt, fig, path)
 
 
 def main(argv=None) -> None:

@@ -5,27 +5,9 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from yeehaw_tf.analysis.figures import new_figure, save_figure
 from yeehaw_tf.atomic import atomic_file
 from yeehaw_tf.layers import activations
-
-
-def _figure(rows: int, cols: int, size: tuple[float, float]):
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt, *plt.subplots(rows, cols, figsize=size, squeeze=False)
-
-
-def _save(plt, fig, path: str) -> str:
-    """Saves through a temporary file and a rename, so ``path`` is never half-written."""
-    try:
-        with atomic_file(path, suffix=".png") as tmp:
-            fig.savefig(tmp, dpi=100)
-    finally:
-        plt.close(fig)
-    return path
 
 
 def plot_activations(path: str, x_range: tuple[float, float] = (-4.0, 4.0)) -> str:
@@ -41,7 +23,7 @@ def plot_activations(path: str, x_range: tuple[float, float] = (-4.0, 4.0)) -> s
         "ELU (alpha=1)": activations.elu,
         "maxout max(x, -0.5x)": lambda t: tf.maximum(t, -0.5 * t),
     }
-    plt, fig, axes = _figure(2, 3, (12, 7))
+    plt, fig, axes = new_figure(2, 3, (12, 7))
     for ax, (name, fn) in zip(axes.ravel(), functions.items(), strict=True):
         with tf.GradientTape() as tape:
             tape.watch(x)
@@ -55,7 +37,7 @@ def plot_activations(path: str, x_range: tuple[float, float] = (-4.0, 4.0)) -> s
         ax.legend(loc="upper left")
     fig.suptitle("Activation functions and their derivatives")
     fig.tight_layout()
-    return _save(plt, fig, path)
+    return save_figure(plt, fig, path)
 
 
 def plot_schedules(path: str, steps: int = 1000, peak: float = 0.1) -> str:
@@ -76,7 +58,7 @@ def plot_schedules(path: str, steps: int = 1000, peak: float = 0.1) -> str:
         "cosine restarts": s.CosineDecay(peak, steps // 7, restarts=True, t_mul=2.0, m_mul=0.8),
     }
     x = np.arange(steps)
-    plt, fig, axes = _figure(1, 1, (10, 5.5))
+    plt, fig, axes = new_figure(1, 1, (10, 5.5))
     ax = axes[0, 0]
     for name, schedule in curves.items():
         ax.plot(x, [float(schedule(int(t))) for t in x], label=name, linewidth=1.6)
@@ -85,7 +67,7 @@ def plot_schedules(path: str, steps: int = 1000, peak: float = 0.1) -> str:
     ax.set_title("Learning-rate schedules")
     ax.legend()
     fig.tight_layout()
-    return _save(plt, fig, path)
+    return save_figure(plt, fig, path)
 
 
 def plot_optimizer_paths(path: str) -> str:
@@ -118,7 +100,7 @@ def plot_optimizer_paths(path: str) -> str:
             },
         ),
     }
-    plt, fig, axes = _figure(1, 2, (14, 6))
+    plt, fig, axes = new_figure(1, 2, (14, 6))
     for ax, (problem, (steps, optimizers)) in zip(axes[0], runs.items(), strict=True):
         fn, start, minimum = PROBLEMS[problem]
         x0, x1, y0, y1 = (-9, 9, -3, 3) if problem == "quadratic" else (-2, 2, -1, 3)
@@ -139,7 +121,7 @@ def plot_optimizer_paths(path: str) -> str:
         ax.set_title(f"{problem} ({steps} steps)")
         ax.legend(loc="lower right" if problem == "rosenbrock" else "upper right")
     fig.tight_layout()
-    return _save(plt, fig, path)
+    return save_figure(plt, fig, path)
 
 
 def _class_colours(num_classes: int) -> np.ndarray:
@@ -173,7 +155,7 @@ def plot_segmentation(
     if class_names:
         num_classes = max(num_classes, len(class_names))
     palette = _class_colours(num_classes)
-    plt, fig, axes = _figure(len(images), 3, (7.5, 2.5 * len(images)))
+    plt, fig, axes = new_figure(len(images), 3, (7.5, 2.5 * len(images)))
     for row, (image, mask, prediction) in enumerate(zip(images, masks, predictions, strict=True)):
         shown = image[..., 0] if image.shape[-1] == 1 else image
         for col, (picture, title) in enumerate(
@@ -192,7 +174,7 @@ def plot_segmentation(
         ]
         fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
     fig.tight_layout(rect=(0, 0.04 if class_names else 0, 1, 1))
-    return _save(plt, fig, path)
+    return save_figure(plt, fig, path)
 
 
 def _instance_colours(count: int) -> np.ndarray:
@@ -380,7 +362,7 @@ def plot_detections(
     zoom = max(1, 256 // max(images.shape[1:3]))
     cols = min(len(images), 3)
     rows = -(-len(images) // cols)
-    plt, fig, axes = _figure(rows, cols, (3.2 * cols, 3.2 * rows))
+    plt, fig, axes = new_figure(rows, cols, (3.2 * cols, 3.2 * rows))
     for ax in axes.ravel():
         ax.set_axis_off()
     for i, image in enumerate(images):
@@ -405,4 +387,4 @@ def plot_detections(
                 mpatches.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, ls="--", ec="white")
             )
     fig.tight_layout()
-    return _save(plt, fig, path)
+    return save_figure(plt, fig, path)

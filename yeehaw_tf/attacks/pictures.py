@@ -9,32 +9,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from yeehaw_tf.atomic import atomic_file
-
-
-def _figure(rows: int, cols: int, size: tuple[float, float]):
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt, *plt.subplots(rows, cols, figsize=size, squeeze=False)
-
-
-def _save(plt, fig, path: str) -> str:
-    try:
-        with atomic_file(path, suffix=".png") as tmp:
-            fig.savefig(tmp, dpi=100)
-    finally:
-        plt.close(fig)
-    return path
+from yeehaw_tf.analysis.figures import new_figure, save_figure
 
 
 def plot_accuracy_vs_epsilon(path: str, report: Mapping) -> str:
     """One curve per attack of ``report`` (:func:`yeehaw_tf.attacks.report.attack_report`):
     test accuracy against epsilon in pixel units, with the least-likely-class hit rate of each
     attack dashed. Returns ``path``."""
-    plt, fig, axes = _figure(1, 1, (7.5, 4.8))
+    plt, fig, axes = new_figure(1, 1, (7.5, 4.8))
     ax = axes[0, 0]
     epsilons = report["epsilons"]
     for index, (name, rows) in enumerate(report["attacks"].items()):
@@ -59,7 +41,7 @@ def plot_accuracy_vs_epsilon(path: str, report: Mapping) -> str:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return _save(plt, fig, path)
+    return save_figure(plt, fig, path)
 
 
 def _shown(image: np.ndarray) -> tuple[np.ndarray, str | None]:
@@ -95,7 +77,7 @@ def plot_examples(
     gain = 127.5 / epsilon if epsilon > 0 else 1.0
     cols = 1 + 2 * len(adversarial)
     height = 1.6 * len(images) + 0.8
-    plt, fig, axes = _figure(len(images), cols, (1.45 * cols, height))
+    plt, fig, axes = new_figure(len(images), cols, (1.45 * cols, height))
     for row, image in enumerate(images):
         cells = [(image, "clean", predictions["clean"][row])]
         for attack, batch in adversarial.items():
@@ -128,4 +110,4 @@ def plot_examples(
         fontsize=9,
     )
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.55 / height))  # room for the column headings
-    return _save(plt, fig, path)
+    return save_figure(plt, fig, path)

@@ -25,6 +25,30 @@ def _step(step):
     return ops.cast(step, "float32")
 
 
+def _wrapped(cls: str, schedule):
+    """A wrapped schedule argument: a schedule, a number, or a schedule's serialized dict."""
+    if isinstance(schedule, dict):
+        schedule = keras.optimizers.schedules.deserialize(schedule)
+    if not isinstance(schedule, (Schedule, int, float)):
+        raise ValueError(
+            f"{cls}: schedule must be a LearningRateSchedule or a number, got {schedule!r}"
+        )
+    return schedule
+
+
+def _rate(schedule, step):
+    """The wrapped ``schedule``'s rate at ``step`` (float32)."""
+    if isinstance(schedule, Schedule):
+        return ops.cast(schedule(step), "float32")
+    return ops.convert_to_tensor(float(schedule), "float32")
+
+
+def _serialized(schedule):
+    if isinstance(schedule, Schedule):
+        return keras.optimizers.schedules.serialize(schedule)
+    return schedule
+
+
 @keras.saving.register_keras_serializable(package="yeehaw_tf")
 class StepDecay(Schedule):
     """Piecewise constant: ``values[0]`` up to and including ``boundaries[0]``, ``values[1]``
@@ -192,21 +216,13 @@ class LinearWarmup(Schedule):
             raise ValueError(
                 f"LinearWarmup: initial_learning_rate must be >= 0, got {initial_learning_rate}"
             )
-        if isinstance(schedule, dict):
-            schedule = keras.optimizers.schedules.deserialize(schedule)
-        if not isinstance(schedule, (Schedule, int, float)):
-            raise ValueError(
-                "LinearWarmup: schedule must be a LearningRateSchedule or a number, "
-                f"got {schedule!r}"
-            )
+        schedule = _wrapped("LinearWarmup", schedule)
         self.schedule = schedule
         self.warmup_steps = int(warmup_steps)
         self.initial_learning_rate = float(initial_learning_rate)
 
     def _after(self, step):
-        if isinstance(self.schedule, Schedule):
-            return ops.cast(self.schedule(step), "float32")
-        return ops.convert_to_tensor(float(self.schedule), "float32")
+        return _rate(self.schedule, step)
 
     def __call__(self, step):
         step = _step(step)
@@ -218,13 +234,8 @@ class LinearWarmup(Schedule):
         return ops.where(step < self.warmup_steps, ramp, after)
 
     def get_config(self):
-        schedule = (
-            keras.optimizers.schedules.serialize(self.schedule)
-            if isinstance(self.schedule, Schedule)
-            else self.schedule
-        )
         return {
-            "schedule": schedule,
+            "schedule": _serialized(self.schedule),
             "warmup_steps": self.warmup_steps,
             "initial_learning_rate": self.initial_learning_rate,
         }
@@ -322,29 +333,18 @@ class FineTuneScale(Schedule):
     def __init__(self, schedule: Schedule | float, boundary: int, factor: float):
         _positive("FineTuneScale", "boundary", boundary)
         _positive("FineTuneScale", "factor", factor)
-        if isinstance(schedule, dict):
-            schedule = keras.optimizers.schedules.deserialize(schedule)
-        if not isinstance(schedule, (Schedule, int, float)):
-            raise ValueError(
-                "FineTuneScale: schedule must be a LearningRateSchedule or a number, "
-                f"got {schedule!r}"
-            )
-        self.schedule = schedule
+        self.schedule = _wrapped("FineTuneScale", schedule)
         self.boundary = int(boundary)
         self.factor = float(factor)
 
     def __call__(self, step):
         step = _step(step)
-        if isinstance(self.schedule, Schedule):
-            rate = ops.cast(self.schedule(step), "float32")
-        else:
-            rate = ops.convert_to_tensor(float(self.schedule), "float32")
+        rate = _rate(self.schedule, step)
         return ops.where(step < self.boundary, rate, rate * self.factor)
 
     def get_config(self):
-        schedule = (
-            keras.optimizers.schedules.serialize(self.schedule)
-            if isinstance(self.schedule, Schedule)
-            else self.schedule
-        )
-        return {"schedule": schedule, "boundary": self.boundary, "factor": self.factor}
+        return {
+            "schedule": _serialized(self.schedule),
+            "boundary": self.boundary,
+            "factor": self.factor,
+        }
