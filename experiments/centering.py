@@ -21,7 +21,7 @@ import numpy as np
 from experiments.common import accuracy, markdown, mean_std, train, train_curve, write
 
 ACTIVATIONS = ("sigmoid", "relu")
-PREPROCESSING = ("none", "channel_mean", "mean_image")
+PREPROCESSING = ("none", "channel_mean", "mean_image", "channel_standardize")
 
 
 def plot(path: str, curves: dict) -> None:
