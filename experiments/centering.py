@@ -69,8 +69,8 @@ def main(argv=None) -> None:
                     data_dir=args.data_dir,
                 )
                 accs.append(accuracy(summary))
-                losses.append(float(summary["train"]["loss"]))
                 runs.append(train_curve(workdir))
+                losses.append(float(runs[-1][1][-1]))  # the last logged interval's
             steps = runs[0][0]
             curves[(activation, kind)] = (steps, np.mean([v for _, v in runs], axis=0))
             early = int(np.searchsorted(steps, steps[-1] // 10))
