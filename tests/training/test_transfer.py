@@ -138,3 +138,59 @@ def test_freezing_more_layers_than_the_model_has_is_refused(data_dir, tmp_path):
         make_config(workdir="w", unfreeze_step=5)
     with pytest.raises(ValueError, match="fine_tune_lr_factor must be in"):
         make_config(workdir="w", freeze="backbone", fine_tune_lr_factor=2.0)
+
+
+def _perturbed(model, seed=0):
+    """Random weights with non-trivial batch-norm statistics (fresh ones make outputs tiny)."""
+    rng = np.random.default_rng(seed)
+    for layer in weighted_layers(model):
+        values = []
+        for w in layer.weights:
+            shape = tuple(w.shape)
+            if "variance" in w.path:
+                values.append(rng.uniform(0.5, 1.5, shape))
+            elif "gamma" in w.path:
+                values.append(rng.uniform(0.8, 1.2, shape))
+            elif len(shape) > 1:
+                values.append(rng.normal(size=shape) / np.sqrt(np.prod(shape[:-1])))
+            else:
+                values.append(rng.normal(0.0, 0.1, shape))
+        layer.set_weights([v.astype(np.float32) for v in values])
+    return model
+
+
+def test_keras_applications_weights_load_in_order_and_compute_keras_function():
+    """What --init_from=keras.applications.MobileNetV2 does, with random weights instead of the
+    downloaded ImageNet ones: after loading (and copying the classifier too) our mobilenet_v2
+    computes keras.applications.MobileNetV2's function."""
+    import keras
+
+    from yeehaw_tf.models import build
+    from yeehaw_tf.training.tasks.transfer import load_pretrained, weights_in_order
+
+    shape = (64, 64, 3)
+    theirs = _perturbed(
+        keras.applications.MobileNetV2(
+            weights=None, input_shape=shape, classifier_activation=None
+        )
+    )
+    ours = build("mobilenet_v2", 1000, shape)
+    load_pretrained(ours, weights_in_order(theirs), "keras.applications.MobileNetV2")
+    ours.get_layer(HEAD).set_weights(weighted_layers(theirs)[-1].get_weights())
+    x = np.random.default_rng(1).normal(size=(2, *shape)).astype(np.float32)
+    expected = keras.ops.convert_to_numpy(theirs(x, training=False))  # logits
+    logits = keras.ops.convert_to_numpy(ours(x, training=False))
+    assert expected.std() > 0.1  # logits that differ: the comparison means something
+    # float32 round-off through 52 layers; a wrong mapping differs by O(1)
+    np.testing.assert_allclose(logits, expected, atol=1e-3 * np.abs(expected).max())
+
+
+def test_keras_applications_that_do_not_fit_are_refused_naming_the_layer():
+    from yeehaw_tf.models import build
+    from yeehaw_tf.training.tasks.transfer import application_weights, load_pretrained
+
+    weights, _ = application_weights("ResNet50", weights=None, input_shape=(64, 64, 3))
+    with pytest.raises(ValueError, match=r"its layer 0 does not fit 'stem_conv'.*architectures differ"):
+        load_pretrained(build("resnet50", 10, (64, 64, 3)), weights, "keras.applications.ResNet50")
+    with pytest.raises(ValueError, match="keras.applications has no 'NoSuchNet'"):
+        application_weights("NoSuchNet", weights=None)

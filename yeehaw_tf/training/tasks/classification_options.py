@@ -83,7 +83,9 @@ class ClassificationOptions(TaskOptions):
     init_from: str = option(
         "",
         "Transfer learning: a workdir or .keras file whose network's weights initialise this "
-        "model (all but its logits layer, which is new).",
+        "model (all but its logits layer, which is new), or keras.applications.<Model> for its "
+        "ImageNet weights (downloaded when online; MobileNetV2 into mobilenet_v2, VGG16 into "
+        "vgg16).",
     )
     freeze: str = option(
         "none",

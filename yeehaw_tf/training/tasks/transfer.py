@@ -76,8 +76,12 @@ def pretrained(path: str) -> tuple[dict[str, list[np.ndarray]], dict | None]:
     """``(weights, preprocessing)`` of the model saved at ``path`` (a workdir or a ``.keras``
     file): layer name -> weights of its network, head excluded, and the config of its
     ``standardize`` layer (``None`` if it has none). The new model must prepare its inputs as
-    the pre-trained one did: its features were learned on those inputs."""
+    the pre-trained one did: its features were learned on those inputs. ``path`` may also name
+    ``keras.applications.<Model>`` (ImageNet weights, see :func:`application_weights`)."""
     from yeehaw_tf.training.runs import load_model
+
+    if path.startswith(APPLICATIONS):
+        return application_weights(path[len(APPLICATIONS) :])
 
     model = load_model(path, what="--init_from")
     network = network_of(model)
@@ -94,9 +98,46 @@ def pretrained(path: str) -> tuple[dict[str, list[np.ndarray]], dict | None]:
     return weights, preprocessing
 
 
-def load_pretrained(network: keras.Model, weights: dict[str, list[np.ndarray]], path: str):
-    """Sets every non-head layer of ``network`` from ``weights`` (by layer name); raises a
-    ``ValueError`` naming ``--init_from`` and the layers that did not match."""
+APPLICATIONS = "keras.applications."
+# keras.applications models whose inputs are x / 127.5 - 1 ("tf" mode): carried over as a
+# ChannelStandardization; the others' (caffe BGR means, torch) keep the dataset's statistics.
+_TF_MODE = ("MobileNet", "MobileNetV2", "MobileNetV3Small", "MobileNetV3Large", "Xception")
+
+
+def application_weights(
+    name: str, weights: str | None = "imagenet", input_shape=None
+) -> tuple[list[list[np.ndarray]], dict | None]:
+    """``(weights, preprocessing)`` of ``keras.applications.<name>`` (see
+    :func:`weights_in_order`); ``weights="imagenet"`` downloads them once (online only; never
+    in tests). MobileNets and Xception expect ``x / 127.5 - 1``, carried over as a
+    ``ChannelStandardization``; the others' preprocessing (caffe BGR means, torch statistics)
+    is not, and the dataset's statistics stay."""
+    builder = getattr(keras.applications, name, None)
+    if not callable(builder) or name.startswith("_"):
+        raise ValueError(f"--init_from {APPLICATIONS}{name}: keras.applications has no {name!r}")
+    options = {"weights": weights}
+    if input_shape is not None:
+        options["input_shape"] = tuple(input_shape)
+    preprocessing = None
+    if name in _TF_MODE:
+        config = {"mean": [127.5] * 3, "std": [127.5] * 3}
+        preprocessing = {"class_name": "ChannelStandardization", "config": config}
+    return weights_in_order(builder(**options)), preprocessing
+
+
+def weights_in_order(model: keras.Model) -> list[list[np.ndarray]]:
+    """The weights of ``model``'s layers in order, its last (the classifier) excluded: matched
+    to ours by order and shape (our ``mobilenet_v2`` and ``vgg16`` compute the same functions
+    as ``keras.applications``' MobileNetV2 and VGG16, tested)."""
+    return [[np.asarray(w) for w in layer.get_weights()] for layer in weighted_layers(model)[:-1]]
+
+
+def load_pretrained(network: keras.Model, weights, path: str):
+    """Sets every non-head layer of ``network`` from ``weights``: a dict by layer name (our
+    runs), or a list in layer order (``keras.applications``); raises a ``ValueError`` naming
+    ``--init_from`` and the layers that did not match."""
+    if isinstance(weights, list):
+        return _load_in_order(network, weights, path)
     missing, mismatched = [], []
     for layer in weighted_layers(network):
         if layer.name == HEAD:
@@ -136,3 +177,21 @@ def freeze(network: keras.Model, freeze: str, unfreeze_step: int) -> list:
         else:
             held.extend(layer.trainable_variables)
     return held
+
+
+def _load_in_order(network: keras.Model, weights: list, path: str) -> None:
+    ours = [layer for layer in weighted_layers(network) if layer.name != HEAD]
+    if len(ours) != len(weights):
+        raise ValueError(
+            f"--init_from {path}: it has {len(weights)} layers with weights (classifier "
+            f"excluded), model {network.name!r} has {len(ours)}"
+        )
+    for i, (layer, theirs) in enumerate(zip(ours, weights, strict=True)):
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if shapes != [tuple(w.shape) for w in theirs]:
+            raise ValueError(
+                f"--init_from {path}: its layer {i} does not fit {layer.name!r} (ours "
+                f"{shapes}, theirs {[tuple(w.shape) for w in theirs]}); the architectures differ"
+            )
+    for layer, theirs in zip(ours, weights, strict=True):
+        layer.set_weights(theirs)
