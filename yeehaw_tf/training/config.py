@@ -243,7 +243,7 @@ def make_config(**values) -> TrainConfig:
         if others:
             raise ValueError(
                 f"option {name!r} does not apply to task {task_name!r} (it is an option of "
-                f"task {', '.join(others)})"
+                f"task{'s' if len(others) > 1 else ''} {', '.join(others)})"
             )
         raise ValueError(f"unknown option {name!r}")
     options = options_type(**{k: v for k, v in values.items() if k in own})
