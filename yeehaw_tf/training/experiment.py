@@ -81,17 +81,13 @@ def _dataset_errors(name: str, data_dir: str | None):
         ) from None
 
 
-def _read_record(workdir: str) -> dict:
-    return read_record(workdir)
-
-
 def _check_workdir(workdir: str, config: TrainConfig, total_steps: int) -> None:
     """Refuses to resume a run whose checkpoints were made with another configuration."""
     if not os.path.exists(os.path.join(workdir, CONFIG_FILE)) or not tf.train.latest_checkpoint(
         os.path.join(workdir, "checkpoints")
     ):
         return  # nothing trained yet: the new configuration simply replaces the old one
-    record = _read_record(workdir)
+    record = read_record(workdir)
     previous = {**record["train"], "total_steps": record.get("total_steps")}
     current = json.loads(json.dumps({**config.to_dict(), "total_steps": total_steps}))
     changed = {k: (previous.get(k), v) for k, v in current.items() if k not in RUN_OPTIONS}
@@ -222,11 +218,10 @@ def export_workdir(
     checkpoint.
     """
     run = load_run(workdir, checkpoint)
-    record, task, models = run.record, run.task, run.models
-    # the recorded task (its statistics), not one measured again
-    data = type(task).load_data(task.options, data_dir or record["train"].get("data_dir"))
+    task = run.task  # the recorded task (its statistics), not one measured again
+    data = type(task).load_data(task.options, data_dir or run.record["train"].get("data_dir"))
     return export_spec(
-        task.serving_spec(task.inference_model(models), data),
+        task.serving_spec(run.model, data),
         os.path.join(workdir, "export"),
         formats=formats,
         quantizations=quantize,
