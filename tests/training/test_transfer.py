@@ -170,9 +170,7 @@ def test_keras_applications_weights_load_in_order_and_compute_keras_function():
 
     shape = (64, 64, 3)
     theirs = _perturbed(
-        keras.applications.MobileNetV2(
-            weights=None, input_shape=shape, classifier_activation=None
-        )
+        keras.applications.MobileNetV2(weights=None, input_shape=shape, classifier_activation=None)
     )
     ours = build("mobilenet_v2", 1000, shape)
     load_pretrained(ours, weights_in_order(theirs), "keras.applications.MobileNetV2")

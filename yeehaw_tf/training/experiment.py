@@ -176,6 +176,8 @@ def _run(config: TrainConfig, verbose: int, began: float, strategy, chief: bool)
         evaluation = trainer.evaluate(test_ds)
         model = task.inference_model(_float32_models(task, trainer))
 
+    # artifacts first: what they measure (a probe) may feed the summary's rows
+    artifacts = task.write_artifacts(model, data, config.workdir) if chief else None
     summary = {
         "workdir": os.path.abspath(config.workdir),
         "steps": int(trainer.step.numpy()),
@@ -187,7 +189,7 @@ def _run(config: TrainConfig, verbose: int, began: float, strategy, chief: bool)
         "replicas": strategy.num_replicas_in_sync,
     }
     if chief:
-        summary["artifacts"] = task.write_artifacts(model, data, config.workdir)
+        summary["artifacts"] = artifacts
     if config.export and chief:
         try:
             summary["export"] = export_spec(

@@ -59,6 +59,7 @@ def small_resnet(
     norm: str = "batch",
     dropout: float = 0.0,
     kernel_regularizer: keras.regularizers.Regularizer | None = None,
+    features: bool = False,
     name: str = "small_resnet",
 ) -> keras.Model:
     """Builds the network: a 3x3 stem, ``len(widths)`` stages (each after the first halves the
@@ -73,8 +74,15 @@ def small_resnet(
         norm: one of ``yeehaw_tf.layers.NORMALIZATIONS`` (see ``get_normalization``).
         dropout: inverted-dropout rate before the classifier, in [0, 1).
         kernel_regularizer: a weight penalty on every conv and dense kernel.
+        features: return the trunk instead: a model to the last stage's feature map
+            ``[batch, h, w, widths[-1]]`` (output ``features``), with no pooling or classifier;
+            height and width may then be ``None`` (any size the strides allow).
     """
-    check_classifier_args(num_classes, input_shape, min_size=2 ** (len(widths) - 1))
+    if features:
+        sized = [d if d is not None else 2 ** (len(widths) - 1) for d in input_shape[:2]]
+        check_classifier_args(num_classes, (*sized, *input_shape[2:]), 2 ** (len(widths) - 1))
+    else:
+        check_classifier_args(num_classes, input_shape, min_size=2 ** (len(widths) - 1))
     if not widths or any(int(w) < 1 for w in widths):
         raise ValueError(f"widths must be a non-empty list of positive integers, got {widths}")
     if blocks_per_stage < 1:
@@ -88,6 +96,8 @@ def small_resnet(
         for block in range(blocks_per_stage):
             stride = 2 if stage > 0 and block == 0 else 1
             x = units.basic_block(x, int(width), stride, f"stage{stage + 1}_block{block + 1}")
+    if features:
+        return keras.Model(inputs, {"features": x}, name=name)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     if dropout:
         x = Dropout(dropout, name="dropout")(x)

@@ -9,6 +9,7 @@ from yeehaw_tf.training.tasks.classification import ClassificationOptions, Class
 from yeehaw_tf.training.tasks.detection import DetectionOptions, DetectionTask
 from yeehaw_tf.training.tasks.distillation import DistillationOptions, DistillationTask
 from yeehaw_tf.training.tasks.segmentation import SegmentationOptions, SegmentationTask
+from yeehaw_tf.training.tasks.self_supervised import SelfSupervisedOptions, SelfSupervisedTask
 from yeehaw_tf.training.tasks.supervised import SupervisedTask
 
 TASKS: dict[str, type[Task]] = {
@@ -16,6 +17,7 @@ TASKS: dict[str, type[Task]] = {
     SegmentationTask.name: SegmentationTask,
     DetectionTask.name: DetectionTask,
     DistillationTask.name: DistillationTask,
+    SelfSupervisedTask.name: SelfSupervisedTask,
 }
 # What ``train.py`` trains without --task.
 DEFAULT_TASK = ClassificationTask.name
@@ -52,6 +54,8 @@ __all__ = [
     "LossOutput",
     "SegmentationOptions",
     "SegmentationTask",
+    "SelfSupervisedOptions",
+    "SelfSupervisedTask",
     "SupervisedTask",
     "Task",
     "TaskData",

@@ -1,0 +1,1 @@
+"""Encoders for self-supervised learning: the Vision Transformer and the masked autoencoder."""
