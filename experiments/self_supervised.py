@@ -8,7 +8,7 @@ For each method it runs
     python train.py --task=self_supervised --method=METHOD --epochs=EPOCHS --seed=S \\
         --workdir=W/METHOD
 
-(``digits`` resized to 32x32 and tinted by height; the ``small_resnet`` trunk with widths
+(``digits`` resized to 32x32 and tinted radially; the ``small_resnet`` trunk with widths
 16, 32, 64, or ``vit_tiny`` for mae; batch 64, Adam 3e-3 with a cosine schedule), then reads
 the run's linear and kNN (k=20, cosine) probe accuracies on the labelled splits. The baselines
 are the same encoders with random weights (probed without training) and the ``supervised``

@@ -49,7 +49,7 @@ class SelfSupervisedOptions(TaskOptions):
     )
     tint: bool = option(
         True,
-        "Colour grey images by height (yeehaw_tf.data.tint), so that colorization is "
+        "Colour grey images radially (yeehaw_tf.data.tint), so that colorization is "
         "well-posed; colour images are left as they are.",
     )
     widths: tuple[int, ...] = option((16, 32, 64), f"{RESNET_ENCODER}: the stages' widths.")

@@ -2,7 +2,7 @@
 of unlabelled images, one budget, and one probe for every method.
 
 The images are the dataset's training split resized to ``image_size`` (and, for grey datasets,
-tinted by :func:`yeehaw_tf.data.tint.tint_by_height`); the labels are never read by a method
+tinted by :func:`yeehaw_tf.data.tint.tint_radially`); the labels are never read by a method
 (only by the ``supervised`` baseline and the probe). The encoder is the ``small_resnet`` trunk
 (its first layer standardises raw pixels with the training split's channel statistics; its
 output is the last stage's feature map, whose global average is the embedding) or, for the
@@ -23,7 +23,7 @@ from yeehaw_tf.analysis import probe
 from yeehaw_tf.atomic import atomic_write_text
 from yeehaw_tf.data.datasets import load_classification
 from yeehaw_tf.data.pipeline import resize_images
-from yeehaw_tf.data.tint import tint_by_height
+from yeehaw_tf.data.tint import tint_radially
 from yeehaw_tf.layers import ChannelStandardization
 from yeehaw_tf.models.classification.small_resnet import small_resnet
 from yeehaw_tf.models.self_supervised.mae import mae_encoder, masked_autoencoder
@@ -57,7 +57,7 @@ def prepare_images(dataset: tf.data.Dataset, image_size, tint: bool) -> tf.data.
             image = resize_images(image, tuple(image_size))
         image = tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8)
         if tint and image.shape[-1] == 1:
-            image = tint_by_height(image)
+            image = tint_radially(image)
         return image, tf.cast(label, tf.int64)
 
     return dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
