@@ -104,6 +104,7 @@ EXPORTED = (  # densenet121 exports too (its ops are these models'), but takes 2
     "small_resnet",
     "vgg11",
     "vgg11_bn",
+    "vit_tiny",  # attention, GELU, layer norm, the sine-cosine positions
     "wrn16_4",
 )
 

@@ -20,6 +20,7 @@ SMALL = {
     "fcn8s": {"fc_width": 16, "backbone": "vgg11"},
     "fcn16s": {"fc_width": 16, "backbone": "vgg11"},
     "fcn32s": {"fc_width": 16, "backbone": "vgg11"},
+    **{f"deeplab_resnet18_os{s}": {} for s in (32, 16, 8)},
 }
 
 
@@ -41,7 +42,7 @@ def test_every_segmenter_trains_one_step_and_round_trips(name, tmp_path):
     np.testing.assert_allclose(loaded(x), model(x), atol=1e-4)
 
 
-@pytest.mark.parametrize("name", ["unet", "segnet", "fcn8s"])
+@pytest.mark.parametrize("name", ["unet", "segnet", "fcn8s", "deeplab_resnet18_os8"])
 def test_segmenters_export_to_builtin_tflite(name, tmp_path):
     model = build(name, 3, (32, 32, 3), **SMALL[name])
     x = np.random.default_rng(0).uniform(0, 1, (2, 32, 32, 3)).astype(np.float32)

@@ -18,7 +18,8 @@ from yeehaw_tf.models.classification import classic, densenet, inception, mlp, m
 from yeehaw_tf.models.classification.small_resnet import small_resnet
 from yeehaw_tf.models.detection import fast_rcnn, faster_rcnn, fcos, rcnn, retinanet, ssd, yolo
 from yeehaw_tf.models.detection.backbones import small_backbone
-from yeehaw_tf.models.segmentation import fcn, segnet, unet
+from yeehaw_tf.models.segmentation import deeplab, fcn, segnet, unet
+from yeehaw_tf.models.self_supervised.vit import VITS, vit
 
 _p = functools.partial
 
@@ -40,6 +41,7 @@ CLASSIFIERS: dict[str, Callable[..., keras.Model]] = {
     **{f"densenet{d}": _p(densenet.densenet, d) for d in densenet.DENSENETS},
     "mobilenet_v1": mobilenet.mobilenet_v1,
     "mobilenet_v2": mobilenet.mobilenet_v2,
+    **{name: _p(vit, **spec, name=name) for name, spec in VITS.items()},
 }
 
 
@@ -59,12 +61,23 @@ def _fcn_on_classifier(
     return fcn.fcn(features, variant, num_classes, fc_width=fc, dropout=dropout)
 
 
+def _deeplab_on_resnet(
+    output_stride: int, num_classes: int = 21, input_shape=(64, 64, 3), backbone="resnet18"
+) -> keras.Model:
+    """DeepLab's head on an ImageNet ``backbone`` made à trous to ``output_stride``."""
+    features = resnet.resnet(
+        backbone, input_shape=input_shape, features=True, output_stride=output_stride
+    )
+    return deeplab.deeplab(features, num_classes, name=f"deeplab_{backbone}_os{output_stride}")
+
+
 # Segmenters. ``unet`` is the paper's architecture at a quarter of its width (16 base filters,
 # sized for small images on a CPU); ``unet(base_filters=64)`` is the paper's.
 SEGMENTERS: dict[str, Callable[..., keras.Model]] = {
     "unet": _p(unet.unet, base_filters=16),
     **{variant: _p(_fcn_on_classifier, variant) for variant in fcn.STRIDES},
     "segnet": segnet.segnet,
+    **{f"deeplab_resnet18_os{s}": _p(_deeplab_on_resnet, s) for s in resnet.OUTPUT_STRIDES},
 }
 
 

@@ -59,19 +59,29 @@ def _trainer(options, data, workdir, strategy=None):
 
 
 def test_simclr_on_two_replicas_equals_one_device(tmp_path, data_dir, two_replicas):
-    """NT-Xent's negatives are the global batch: halves on two replicas give the same loss and
-    the same update as the whole batch on one device."""
+    """NT-Xent's negatives are the global batch: halves on two replicas give the loss and the
+    update of the whole batch on one device. (Per-replica negatives would change the first
+    loss by about log(31/15) = 0.7. The update agrees to 1% of its size, not to float32
+    precision: the encoder's batch-normalised gradients are near-cancellations, and the two
+    devices sum their terms in different orders; the loss itself agrees exactly, and
+    tests/losses/test_contrastive.py checks the loss's gradient across replicas to 1e-5.)"""
     options = SelfSupervisedOptions(method="simclr", widths=(4, 8, 8))
     data = SelfSupervisedTask.load_data(options, data_dir)
     results, weights = [], []
     for name, strategy in (("one", None), ("two", two_replicas)):
         keras.utils.set_random_seed(0)
         task, trainer = _trainer(options, data, tmp_path / name, strategy)
-        results.append(trainer.train(task.train_dataset(data, 16, seed=3), 2, verbose=0))
-        weights.append([np.array(v) for m in trainer.models.values() for v in m.weights])
-    assert results[0]["loss"] == pytest.approx(results[1]["loss"], rel=1e-4)
-    for a, b in zip(*weights, strict=True):
-        np.testing.assert_allclose(a, b, atol=2e-5)
+        before = [np.array(v) for m in trainer.models.values() for v in m.trainable_weights]
+        results.append(trainer.train(task.train_dataset(data, 16, seed=3), 1, verbose=0))
+        after = [np.array(v) for m in trainer.models.values() for v in m.trainable_weights]
+        weights.append((before, after))
+    assert results[0]["loss"] == pytest.approx(results[1]["loss"], rel=1e-5)
+    (start, one), (start_two, two) = weights
+    for a, b in zip(start, start_two, strict=True):
+        np.testing.assert_array_equal(a, b)
+    update = np.concatenate([(a - s).ravel() for a, s in zip(one, start, strict=True)])
+    difference = np.concatenate([(a - b).ravel() for a, b in zip(one, two, strict=True)])
+    assert np.linalg.norm(difference) < 0.01 * np.linalg.norm(update)
 
 
 @pytest.mark.parametrize("method", ["rotation", "mae"])

@@ -50,23 +50,29 @@ RESNETS = {
 }
 
 
-def _basic(x, planes, stride, spec, name):
+# output stride -> how many of the last stages are dilated instead of strided
+OUTPUT_STRIDES = {32: 0, 16: 1, 8: 2}
+
+
+def _basic(x, planes, stride, spec, name, dilation=(1, 1)):
     shortcut = x
     if stride != 1 or x.shape[-1] != planes:
         shortcut = conv_norm_act(x, planes, 1, stride, activation=None, name=f"{name}_down")
-    y = conv_norm_act(x, planes, 3, stride, 1, name=f"{name}_1")
-    y = conv_norm_act(y, planes, 3, 1, 1, activation=None, name=f"{name}_2")
+    first, second = dilation
+    y = conv_norm_act(x, planes, 3, stride, first, dilation=first, name=f"{name}_1")
+    y = conv_norm_act(y, planes, 3, 1, second, dilation=second, activation=None, name=f"{name}_2")
     return ReLU(name=f"{name}_out")(keras.layers.Add(name=f"{name}_add")([shortcut, y]))
 
 
-def _bottleneck(x, planes, stride, spec, name):
+def _bottleneck(x, planes, stride, spec, name, dilation=(1, 1)):
     width = int(planes * spec.width_per_group / 64) * spec.groups
     out = planes * 4
     shortcut = x
     if stride != 1 or x.shape[-1] != out:
         shortcut = conv_norm_act(x, out, 1, stride, activation=None, name=f"{name}_down")
     y = conv_norm_act(x, width, 1, name=f"{name}_1")
-    y = conv_norm_act(y, width, 3, stride, 1, groups=spec.groups, name=f"{name}_2")
+    d = dilation[0]
+    y = conv_norm_act(y, width, 3, stride, d, dilation=d, groups=spec.groups, name=f"{name}_2")
     y = conv_norm_act(y, out, 1, activation=None, name=f"{name}_3")
     return ReLU(name=f"{name}_out")(keras.layers.Add(name=f"{name}_add")([shortcut, y]))
 
@@ -76,11 +82,24 @@ def resnet(
     num_classes: int = 1000,
     input_shape=(224, 224, 3),
     features: bool = False,
+    output_stride: int = 32,
 ) -> keras.Model:
     """An ImageNet-style ResNet/ResNeXt/Wide ResNet from ``RESNETS``. ``features=True``
-    returns ``{"C2": stride 4, "C3": 8, "C4": 16, "C5": 32}`` feature maps instead of logits."""
+    returns ``{"C2": stride 4, "C3": 8, "C4": 16, "C5": 32}`` feature maps instead of logits.
+
+    ``output_stride`` 16 or 8 makes the network *à trous* (DeepLab; Chen et al. 2017): the last
+    one (16) or two (8) stages keep their input's resolution -- their first block's stride
+    becomes 1 -- and their 3x3 convolutions are dilated by 2 (and 4) instead, so each sees
+    what it saw before, with the same parameters, at 2x (4x) the resolution. As torchvision's
+    ``replace_stride_with_dilation``, a stage's first block keeps the previous dilation.
+    ``C4``/``C5`` are then at stride ``min(16, output_stride)`` / ``output_stride``."""
     if name not in RESNETS:
         raise ValueError(f"unknown ResNet {name!r}; valid names: {', '.join(RESNETS)}")
+    dilated_stages = OUTPUT_STRIDES.get(output_stride)
+    if dilated_stages is None:
+        raise ValueError(
+            f"output_stride must be one of {sorted(OUTPUT_STRIDES)}, got {output_stride!r}"
+        )
     check_classifier_args(num_classes, input_shape, min_size=32)
     spec = RESNETS[name]
     block = _basic if spec.block == "basic" else _bottleneck
@@ -88,10 +107,15 @@ def resnet(
     x = conv_norm_act(inputs, 64, 7, 2, 3, name="stem")
     x = pool(x, "max", 3, 2, 1, name="stem_pool")
     maps = {}
+    dilation = 1
     for stage, (planes, blocks) in enumerate(zip((64, 128, 256, 512), spec.layers, strict=True)):
+        previous = dilation
+        stride = 2 if stage > 0 else 1
+        if stage >= 4 - dilated_stages:
+            dilation, stride = dilation * 2, 1
         for i in range(blocks):
-            stride = 2 if stage > 0 and i == 0 else 1
-            x = block(x, planes, stride, spec, f"layer{stage + 1}_{i}")
+            rates = (previous, dilation) if i == 0 else (dilation, dilation)
+            x = block(x, planes, stride if i == 0 else 1, spec, f"layer{stage + 1}_{i}", rates)
         maps[f"C{stage + 2}"] = x
     if features:
         return keras.Model(inputs, maps, name=f"{name}_features")
