@@ -62,11 +62,20 @@ def _fcn_on_classifier(
 
 
 def _deeplab_on_resnet(
-    output_stride: int, num_classes: int = 21, input_shape=(64, 64, 3), backbone="resnet18"
+    output_stride: int,
+    num_classes: int = 21,
+    input_shape=(64, 64, 3),
+    backbone="resnet18",
+    base_filters: int = 64,
 ) -> keras.Model:
-    """DeepLab's head on an ImageNet ``backbone`` made à trous to ``output_stride``."""
+    """DeepLab's head on an ImageNet ``backbone`` made à trous to ``output_stride``;
+    ``base_filters`` is the backbone's ``base_width`` (64 published, 16 trains on a CPU)."""
     features = resnet.resnet(
-        backbone, input_shape=input_shape, features=True, output_stride=output_stride
+        backbone,
+        input_shape=input_shape,
+        features=True,
+        output_stride=output_stride,
+        base_width=base_filters,
     )
     return deeplab.deeplab(features, num_classes, name=f"deeplab_{backbone}_os{output_stride}")
 

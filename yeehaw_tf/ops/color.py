@@ -1,17 +1,33 @@
-"""CIE L*a*b* colour (D65 white, sRGB primaries) and the quantised ab space of colorization
-(Zhang et al. 2016), as TensorFlow ops.
+"""CIE Lab colour space and the quantised ab space of colorization as classification.
 
-sRGB -> linear RGB: ``c / 12.92`` if ``c <= 0.04045`` else ``((c + 0.055) / 1.055) ** 2.4``;
-linear RGB -> XYZ by the sRGB matrix; XYZ / white -> ``f(t) = t ** (1/3)`` if ``t > (6/29)^3``
-else ``t / (3 (6/29)^2) + 4/29``; ``L = 116 f(Y) - 16``, ``a = 500 (f(X) - f(Y))``,
-``b = 200 (f(Y) - f(Z))``. The inverse runs the same steps backwards.
+Zhang, Isola & Efros 2016, "Colorful Image Colorization": the network sees the lightness ``L``
+and predicts a distribution over quantised ``ab`` bins (section 2.1), decoded with the
+"annealed mean" (section 2.3, eq. 5).
+
+The conversion is sRGB (IEC 61966-2-1) -> linear RGB -> CIE XYZ (D65) -> CIE Lab::
+
+    linear  = c / 12.92                       if c <= 0.04045
+              ((c + 0.055) / 1.055) ** 2.4    otherwise
+    XYZ     = M @ linear                      (M: the sRGB primaries under D65)
+    L       = 116 f(Y / Yn) - 16
+    a       = 500 (f(X / Xn) - f(Y / Yn))
+    b       = 200 (f(Y / Yn) - f(Z / Zn))
+    f(t)    = t ** (1/3)                      if t > (6/29) ** 3
+              t / (3 (6/29) ** 2) + 4/29      otherwise
+
+with the D65 white ``(Xn, Yn, Zn) = (0.95047, 1, 1.08883)``. ``lab_to_rgb`` inverts each step
+(``f^-1(u) = u ** 3`` if ``u > 6/29``, else ``3 (6/29) ** 2 (u - 4/29)``; companding
+``12.92 c`` if ``c <= 0.0031308``, else ``1.055 c ** (1/2.4) - 0.055``).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import tensorflow as tf
 
+# linear sRGB -> CIE XYZ: the sRGB primaries under D65 (IEC 61966-2-1)
 RGB_TO_XYZ = np.array(
     [
         [0.4124564, 0.3575761, 0.1804375],
@@ -19,97 +35,163 @@ RGB_TO_XYZ = np.array(
         [0.0193339, 0.1191920, 0.9503041],
     ]
 )
-WHITE_D65 = np.array([0.95047, 1.0, 1.08883])
-DELTA = 6.0 / 29.0
+XYZ_TO_RGB = np.linalg.inv(RGB_TO_XYZ)
+WHITE_D65 = np.array([0.95047, 1.0, 1.08883])  # (Xn, Yn, Zn)
+_DELTA = 6.0 / 29.0
+_SAMPLES = 5  # ab_bin_centres: points per side of each cell tested for the gamut
 
 
-def _f(t):
-    return tf.where(
-        t > DELTA**3, tf.pow(tf.maximum(t, DELTA**3), 1.0 / 3.0), t / (3 * DELTA**2) + 4.0 / 29.0
+def _last_axis(x: tf.Tensor, size: int, name: str) -> None:
+    if x.shape.rank is None or x.shape.rank < 1 or x.shape[-1] != size:
+        raise ValueError(f"{name} must have shape [..., {size}], got {x.shape}")
+
+
+def _check_positive(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    if value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def rgb_to_lab(rgb) -> tf.Tensor:
+    """sRGB in [0, 1], ``[..., 3]`` -> CIE Lab ``[..., 3]`` (L in [0, 100]; a, b about
+    [-86, 98] and [-108, 95] over the sRGB gamut), float32. See the module docstring."""
+    rgb = tf.cast(tf.convert_to_tensor(rgb), tf.float32)
+    _last_axis(rgb, 3, "rgb")
+    # the unused branch of each tf.where is kept finite (pow of a negative, a cube root of 0)
+    # so that no NaN leaks into gradients
+    power = tf.pow((tf.maximum(rgb, 0.04045) + 0.055) / 1.055, 2.4)
+    linear = tf.where(rgb <= 0.04045, rgb / 12.92, power)
+    xyz = tf.linalg.matvec(tf.constant(RGB_TO_XYZ, tf.float32), linear)
+    t = xyz / tf.constant(WHITE_D65, tf.float32)
+    epsilon = _DELTA**3
+    f = tf.where(
+        t > epsilon,
+        tf.pow(tf.maximum(t, epsilon), 1.0 / 3.0),
+        t / (3.0 * _DELTA**2) + 4.0 / 29.0,
     )
-
-
-def _f_inverse(t):
-    return tf.where(t > DELTA, t**3, 3 * DELTA**2 * (t - 4.0 / 29.0))
-
-
-def rgb_to_lab(rgb: tf.Tensor) -> tf.Tensor:
-    """sRGB in [0, 1], ``[..., 3]`` -> L*a*b* (L in [0, 100])."""
-    rgb = tf.convert_to_tensor(rgb, tf.float32)
-    if rgb.shape[-1] != 3:
-        raise ValueError(f"rgb_to_lab: the last axis must hold 3 channels, got {rgb.shape}")
-    linear = tf.where(
-        rgb <= 0.04045, rgb / 12.92, tf.pow((tf.maximum(rgb, 0.04045) + 0.055) / 1.055, 2.4)
-    )
-    xyz = tf.tensordot(linear, tf.constant((RGB_TO_XYZ / WHITE_D65[:, None]).T, tf.float32), 1)
-    fx, fy, fz = tf.unstack(_f(xyz), axis=-1)
+    fx, fy, fz = tf.unstack(f, axis=-1)
     return tf.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
 
 
-def lab_to_rgb(lab: tf.Tensor) -> tf.Tensor:
-    """L*a*b* ``[..., 3]`` -> sRGB in [0, 1] (out-of-gamut colours clipped)."""
-    lab = tf.convert_to_tensor(lab, tf.float32)
+def _lab_to_linear_rgb(lab: tf.Tensor) -> tf.Tensor:
+    """Lab -> linear RGB, unclipped (outside [0, 1] where Lab is outside the sRGB gamut), in
+    ``lab``'s float dtype."""
+    dtype = lab.dtype
     lightness, a, b = tf.unstack(lab, axis=-1)
     fy = (lightness + 16.0) / 116.0
     f = tf.stack([fy + a / 500.0, fy, fy - b / 200.0], axis=-1)
-    xyz = _f_inverse(f) * tf.constant(WHITE_D65, tf.float32)
-    linear = tf.tensordot(xyz, tf.constant(np.linalg.inv(RGB_TO_XYZ).T, tf.float32), 1)
-    linear = tf.clip_by_value(linear, 0.0, 1.0)
-    rgb = tf.where(
-        linear <= 0.0031308,
-        linear * 12.92,
-        1.055 * tf.pow(tf.maximum(linear, 0.0031308), 1.0 / 2.4) - 0.055,
-    )
+    t = tf.where(f > _DELTA, f**3, 3.0 * _DELTA**2 * (f - 4.0 / 29.0))
+    xyz = t * tf.constant(WHITE_D65, dtype)
+    return tf.linalg.matvec(tf.constant(XYZ_TO_RGB, dtype), xyz)
+
+
+def lab_to_rgb(lab) -> tf.Tensor:
+    """CIE Lab ``[..., 3]`` -> sRGB ``[..., 3]`` clipped to [0, 1], float32: the inverse of
+    :func:`rgb_to_lab` inside the gamut (out-of-gamut colours are clipped per channel)."""
+    lab = tf.cast(tf.convert_to_tensor(lab), tf.float32)
+    _last_axis(lab, 3, "lab")
+    linear = _lab_to_linear_rgb(lab)
+    power = 1.055 * tf.pow(tf.maximum(linear, 0.0031308), 1.0 / 2.4) - 0.055
+    rgb = tf.where(linear <= 0.0031308, 12.92 * linear, power)
     return tf.clip_by_value(rgb, 0.0, 1.0)
 
 
 def ab_bin_centres(step: float = 10.0, limit: float = 110.0) -> np.ndarray:
-    """``[K, 2]`` centres of the ``step``-sided ab cells in ``[-limit, limit)^2`` that hold an
-    in-gamut sRGB colour at some lightness (tested at L = 0, 5, ..., 100 and at the cell's
-    corners and centre). Zhang et al. keep 313 such cells with step 10; this test keeps 248
-    (a coarser gamut test than theirs)."""
-    if not step > 0 or not limit > 0:
-        raise ValueError(f"ab_bin_centres: step and limit must be > 0, got {step}, {limit}")
-    edges = np.arange(-limit, limit, step)
-    centres = np.array([(a + step / 2, b + step / 2) for a in edges for b in edges])
-    offsets = np.array([(0, 0), (-0.45, -0.45), (-0.45, 0.45), (0.45, -0.45), (0.45, 0.45)])
-    lightness = np.linspace(0, 100, 21)
-    keep = np.zeros(len(centres), bool)
-    for off in offsets:
-        ab = centres + off * step
-        lab = np.concatenate(
-            [
-                np.repeat(lightness, len(ab))[:, None],
-                np.tile(ab, (len(lightness), 1)),
-            ],
-            axis=1,
+    """The in-gamut quantised ab bins, ``[K, 2]`` float32 ``(a, b)`` centres.
+
+    The square ``[-limit, limit)^2`` is cut into cells of side ``step`` (centres at
+    ``-limit + step/2 + i * step``); a cell is kept if it holds an sRGB colour: some point of
+    a 5 x 5 grid inside the cell (at fractions ``0.1, 0.3, ..., 0.9`` of its side) is inside
+    the gamut (linear RGB in [0, 1]) at some lightness ``L in linspace(0, 100, 21)``. Rows are
+    ordered by ``a``, then ``b``.
+
+    Zhang et al. report Q = 313 in-gamut bins for ``step=10`` (Section 2.1; their centres lie
+    on multiples of 10). This test keeps **245** for ``step=10, limit=110`` (checked in
+    ``tests/ops/test_color.py``); testing the cell centres alone keeps 215, and the count
+    grows slowly towards ~258 as the sampling inside the cell and along L is refined, so the
+    paper's 313 also counts cells just outside the gamut.
+
+    Computed eagerly (also when called while a ``tf.function`` is traced): a constant.
+    """
+    step = _check_positive(step, "step")
+    limit = _check_positive(limit, "limit")
+    cells = 2.0 * limit / step
+    if abs(cells - round(cells)) > 1e-6:
+        raise ValueError(
+            f"2 * limit / step must be a whole number of cells, got limit={limit}, step={step}"
         )
-        rgb = _lab_to_linear_rgb_unclipped(lab).reshape(len(lightness), len(ab), 3)
-        keep |= np.any(np.all((rgb >= 0) & (rgb <= 1), axis=-1), axis=0)
-    return centres[keep].astype(np.float32)
+    axis = -limit + step / 2.0 + step * np.arange(round(cells))
+    a, b = np.meshgrid(axis, axis, indexing="ij")
+    centres = np.stack([a.ravel(), b.ravel()], axis=-1)  # [G, 2]
+    fractions = (np.arange(_SAMPLES) + 0.5) / _SAMPLES - 0.5
+    dy, dx = np.meshgrid(fractions, fractions, indexing="ij")
+    inside_cell = step * np.stack([dy.ravel(), dx.ravel()], axis=-1)  # [S, 2]
+    lightness = np.linspace(0.0, 100.0, 21)
+    ab = centres[:, None, None, :] + inside_cell[None, :, None, :]  # [G, S, 1, 2]
+    shape = (len(centres), len(inside_cell), len(lightness))
+    lab = np.concatenate(
+        [np.broadcast_to(lightness[:, None], (*shape, 1)), np.broadcast_to(ab, (*shape, 2))],
+        axis=-1,
+    )
+    with tf.init_scope():
+        linear = _lab_to_linear_rgb(tf.constant(lab, tf.float64)).numpy()
+    in_gamut = np.all((linear >= 0.0) & (linear <= 1.0), axis=-1)  # [G, S, L]
+    return centres[in_gamut.any(axis=(1, 2))].astype(np.float32)
 
 
-def _lab_to_linear_rgb_unclipped(lab: np.ndarray) -> np.ndarray:
-    lightness, a, b = lab[:, 0], lab[:, 1], lab[:, 2]
-    fy = (lightness + 16.0) / 116.0
-    f = np.stack([fy + a / 500.0, fy, fy - b / 200.0], axis=-1)
-    xyz = np.where(f > DELTA, f**3, 3 * DELTA**2 * (f - 4.0 / 29.0)) * WHITE_D65
-    return xyz @ np.linalg.inv(RGB_TO_XYZ).T
+def _centres(centres) -> tf.Tensor:
+    centres = tf.cast(tf.convert_to_tensor(centres), tf.float32)
+    if centres.shape.rank != 2 or centres.shape[-1] != 2:
+        raise ValueError(f"centres must have shape [K, 2] (a, b), got {centres.shape}")
+    return centres
 
 
-def quantize_ab(ab: tf.Tensor, centres) -> tf.Tensor:
-    """int32 index of the nearest of ``centres [K, 2]`` for every ``ab [..., 2]``."""
-    ab = tf.convert_to_tensor(ab, tf.float32)
-    centres = tf.convert_to_tensor(centres, tf.float32)
-    distances = tf.reduce_sum(tf.square(ab[..., None, :] - centres), axis=-1)
-    return tf.argmin(distances, axis=-1, output_type=tf.int32)
+def quantize_ab(ab, centres) -> tf.Tensor:
+    """The index of the nearest centre (Euclidean) of each ``ab`` ``[..., 2]``: int32 ``[...]``.
+
+    ``centres``: ``[K, 2]``, e.g. :func:`ab_bin_centres`. Zhang et al. train on a soft encoding
+    (the 5 nearest bins, Gaussian-weighted); this is its hard, 1-nearest form.
+    """
+    ab = tf.cast(tf.convert_to_tensor(ab), tf.float32)
+    _last_axis(ab, 2, "ab")
+    centres = _centres(centres)
+    flat = tf.reshape(ab, [-1, 2])
+    # |ab - c|^2 = |ab|^2 - 2 ab.c + |c|^2; |ab|^2 is the same for every centre
+    distance = tf.reduce_sum(centres**2, axis=-1) - 2.0 * tf.matmul(flat, centres, transpose_b=True)
+    index = tf.argmin(distance, axis=-1, output_type=tf.int32)
+    index = tf.reshape(index, tf.shape(ab)[:-1])
+    index.set_shape(ab.shape[:-1])
+    return index
 
 
 def ab_from_distribution(probabilities, centres, temperature: float = 0.38) -> tf.Tensor:
-    """Zhang et al.'s annealed mean: ``p ** (1/T)`` renormalised, then the mean of the bin
-    centres under it, ``[..., K] -> [..., 2]`` (T=1: the mean; T->0: the mode)."""
-    if not temperature > 0:
-        raise ValueError(f"ab_from_distribution: temperature must be > 0, got {temperature}")
-    logp = tf.math.log(tf.maximum(tf.cast(probabilities, tf.float32), 1e-12)) / temperature
-    sharpened = tf.nn.softmax(logp, axis=-1)
-    return tf.tensordot(sharpened, tf.convert_to_tensor(centres, tf.float32), 1)
+    """The annealed mean of Zhang et al. (eq. 5): ``[..., K]`` bin probabilities ->
+    ``[..., 2]`` ab.
+
+    ``H(Z) = sum_q f_T(Z)_q c_q`` with ``f_T(Z)_q = exp(log Z_q / T) / sum_r exp(log Z_r / T)``:
+    the distribution re-sharpened by the temperature and re-normalised, then its mean. ``T=1``
+    is the plain mean (desaturated), ``T -> 0`` the mode (vivid, spatially inconsistent); the
+    paper uses 0.38. For network logits ``x``, ``softmax(x)`` passed here equals decoding
+    ``softmax(x / T)``.
+    """
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, int | float)
+        or not math.isfinite(temperature)
+        or temperature <= 0
+    ):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+    probabilities = tf.cast(tf.convert_to_tensor(probabilities), tf.float32)
+    centres = _centres(centres)
+    if probabilities.shape.rank is None or probabilities.shape.rank < 1:
+        raise ValueError(f"probabilities must have shape [..., K], got {probabilities.shape}")
+    if centres.shape[0] is not None and probabilities.shape[-1] not in (None, centres.shape[0]):
+        raise ValueError(
+            f"probabilities must have one value per centre ([..., {centres.shape[0]}]), got "
+            f"{probabilities.shape}"
+        )
+    log_p = tf.math.log(tf.maximum(probabilities, tf.float32.tiny))
+    annealed = tf.nn.softmax(log_p / float(temperature), axis=-1)
+    return tf.tensordot(annealed, centres, axes=1)

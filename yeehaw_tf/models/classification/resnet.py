@@ -83,6 +83,7 @@ def resnet(
     input_shape=(224, 224, 3),
     features: bool = False,
     output_stride: int = 32,
+    base_width: int = 64,
 ) -> keras.Model:
     """An ImageNet-style ResNet/ResNeXt/Wide ResNet from ``RESNETS``. ``features=True``
     returns ``{"C2": stride 4, "C3": 8, "C4": 16, "C5": 32}`` feature maps instead of logits.
@@ -92,7 +93,10 @@ def resnet(
     becomes 1 -- and their 3x3 convolutions are dilated by 2 (and 4) instead, so each sees
     what it saw before, with the same parameters, at 2x (4x) the resolution. As torchvision's
     ``replace_stride_with_dilation``, a stage's first block keeps the previous dilation.
-    ``C4``/``C5`` are then at stride ``min(16, output_stride)`` / ``output_stride``."""
+    ``C4``/``C5`` are then at stride ``min(16, output_stride)`` / ``output_stride``.
+
+    ``base_width`` sets the channels of the stem and the first stage (stage ``i`` has
+    ``base_width * 2**i`` planes); the published networks have 64, narrower ones train on a CPU."""
     if name not in RESNETS:
         raise ValueError(f"unknown ResNet {name!r}; valid names: {', '.join(RESNETS)}")
     dilated_stages = OUTPUT_STRIDES.get(output_stride)
@@ -100,15 +104,18 @@ def resnet(
         raise ValueError(
             f"output_stride must be one of {sorted(OUTPUT_STRIDES)}, got {output_stride!r}"
         )
+    if isinstance(base_width, bool) or not isinstance(base_width, int) or base_width < 1:
+        raise ValueError(f"base_width must be a positive integer, got {base_width!r}")
     check_classifier_args(num_classes, input_shape, min_size=32)
     spec = RESNETS[name]
     block = _basic if spec.block == "basic" else _bottleneck
     inputs = keras.Input(tuple(input_shape), name="images")
-    x = conv_norm_act(inputs, 64, 7, 2, 3, name="stem")
+    x = conv_norm_act(inputs, base_width, 7, 2, 3, name="stem")
     x = pool(x, "max", 3, 2, 1, name="stem_pool")
     maps = {}
     dilation = 1
-    for stage, (planes, blocks) in enumerate(zip((64, 128, 256, 512), spec.layers, strict=True)):
+    widths = [base_width * 2**stage for stage in range(4)]
+    for stage, (planes, blocks) in enumerate(zip(widths, spec.layers, strict=True)):
         previous = dilation
         stride = 2 if stage > 0 else 1
         if stage >= 4 - dilated_stages:

@@ -47,6 +47,11 @@ class SelfSupervisedOptions(TaskOptions):
     image_size: tuple[int, int] | None = option(
         (32, 32), "height,width the images are resized to before any method sees them."
     )
+    scenes: bool = option(
+        True,
+        "Place each grey image (digit) at a random scale and position of the canvas among "
+        "distractor strokes (yeehaw_tf.data.digit_scenes), the same every read.",
+    )
     tint: bool = option(
         True,
         "Colour grey images radially (yeehaw_tf.data.tint), so that colorization is "

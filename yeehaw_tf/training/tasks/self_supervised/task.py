@@ -22,6 +22,7 @@ import tensorflow as tf
 from yeehaw_tf.analysis import probe
 from yeehaw_tf.atomic import atomic_write_text
 from yeehaw_tf.data.datasets import load_classification
+from yeehaw_tf.data.digit_scenes import digit_scene, scene_seed
 from yeehaw_tf.data.pipeline import resize_images
 from yeehaw_tf.data.tint import tint_radially
 from yeehaw_tf.layers import ChannelStandardization
@@ -48,19 +49,27 @@ SHUFFLE_BUFFER = 10_000
 EVAL_VIEWS_SEED = 0  # evaluation views are the same for every run
 
 
-def prepare_images(dataset: tf.data.Dataset, image_size, tint: bool) -> tf.data.Dataset:
-    """``(uint8 image, label)`` -> the same at ``image_size``, tinted if grey and ``tint``."""
+def prepare_images(
+    dataset: tf.data.Dataset, image_size, tint: bool, scenes: bool, split: int
+) -> tf.data.Dataset:
+    """``(uint8 image, label)`` -> the same at ``image_size``: grey images placed in scenes if
+    ``scenes`` (:func:`yeehaw_tf.data.digit_scenes.digit_scene`, the same every read) and
+    tinted if ``tint``."""
 
-    def prepare(image, label):
-        image = tf.cast(image, tf.float32)
-        if tuple(image.shape[:2]) != tuple(image_size):
-            image = resize_images(image, tuple(image_size))
-        image = tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8)
+    def prepare(index, example):
+        image, label = example
+        if scenes and image.shape[-1] == 1:
+            image = digit_scene(image, scene_seed(0, split, index), size=image_size[0])
+        else:
+            image = tf.cast(image, tf.float32)
+            if tuple(image.shape[:2]) != tuple(image_size):
+                image = resize_images(image, tuple(image_size))
+            image = tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8)
         if tint and image.shape[-1] == 1:
             image = tint_radially(image)
         return image, tf.cast(label, tf.int64)
 
-    return dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return dataset.enumerate().map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
 class SelfSupervisedTask(ImageTask):
@@ -88,8 +97,8 @@ class SelfSupervisedTask(ImageTask):
         check_splits(options.dataset, data_dir, data.num_train, data.num_test)
         channels = data.image_shape[-1]
         channels = 3 if options.tint and channels == 1 else channels
-        train = prepare_images(data.train, options.image_size, options.tint)
-        test = prepare_images(data.test, options.image_size, options.tint)
+        train = prepare_images(data.train, options.image_size, options.tint, options.scenes, 0)
+        test = prepare_images(data.test, options.image_size, options.tint, options.scenes, 1)
         info = {
             "num_classes": data.num_classes,
             "image_shape": (*options.image_size, channels),
