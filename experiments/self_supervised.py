@@ -29,8 +29,8 @@ def random_baseline(method: str, data_dir: str | None) -> dict:
     """The probes of ``method``'s encoder with its initial (random) weights."""
     import keras
 
-    from yeehaw_tf.analysis.probe import probe_task_model
     from yeehaw_tf.training.tasks.self_supervised import SelfSupervisedOptions, SelfSupervisedTask
+    from yeehaw_tf.training.tasks.self_supervised.probing import probe_task_model
 
     keras.utils.set_random_seed(0)
     options = SelfSupervisedOptions(method=method)

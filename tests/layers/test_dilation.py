@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from yeehaw_tf.analysis.cost import cost_table
 from yeehaw_tf.analysis.receptive_field import receptive_field
-from yeehaw_tf.layers.conv_blocks import conv
+from yeehaw_tf.layers.conv_blocks import conv, conv_norm_act
 from yeehaw_tf.models.classification.resnet import resnet
 from yeehaw_tf.models.registry import build
 
@@ -46,6 +46,37 @@ def test_dilated_conv_matches_the_loop_and_keras_with_gradients(dilation):
     np.testing.assert_allclose(tape.gradient(a, xt), tape.gradient(b, xt), atol=1e-4)
     np.testing.assert_allclose(
         tape.gradient(a, ours.get_layer("c").kernel), tape.gradient(b, reference.kernel), atol=1e-4
+    )
+
+
+@pytest.mark.parametrize("dilation", [1, 2, 4])
+def test_conv_norm_act_padded_by_d_is_keras_same_dilated_conv(dilation):
+    """The ResNet's unit: 3x3 with padding ``d`` and dilation ``d`` keeps the size, equals
+    Keras's ``Conv2D(padding="same", dilation_rate=d)`` (outputs, input and kernel gradients)
+    and the loop on the zero-padded input."""
+    rng = np.random.default_rng(10 + dilation)
+    x = tf.constant(rng.normal(size=(2, 9, 9, 2)).astype(np.float32))
+    inputs = keras.Input((9, 9, 2))
+    y = conv_norm_act(inputs, 3, 3, 1, dilation, dilation=dilation, norm=None, activation=None,
+                      name="u")  # fmt: skip
+    ours = keras.Model(inputs, y)
+    layer = ours.get_layer("u_conv")
+    reference = keras.layers.Conv2D(3, 3, padding="same", dilation_rate=dilation)
+    reference.build(x.shape)
+    reference.kernel.assign(layer.kernel)
+    reference.bias.assign(layer.bias)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        out, ref = ours(x), reference(x)
+        a, b = tf.reduce_sum(tf.sin(out)), tf.reduce_sum(tf.sin(ref))
+    assert out.shape == (2, 9, 9, 3)
+    np.testing.assert_allclose(out, ref, atol=1e-5)
+    padded = np.pad(x.numpy()[1].astype(np.float64), ((dilation, dilation),) * 2 + ((0, 0),))
+    loop = a_trous_reference(padded, layer.kernel.numpy().astype(np.float64), dilation)
+    np.testing.assert_allclose(out[1], loop + layer.bias.numpy(), atol=1e-5)
+    np.testing.assert_allclose(tape.gradient(a, x), tape.gradient(b, x), atol=1e-5)
+    np.testing.assert_allclose(
+        tape.gradient(a, layer.kernel), tape.gradient(b, reference.kernel), atol=1e-4
     )
 
 
@@ -93,3 +124,17 @@ def test_deeplab_variants_share_parameters_and_differ_in_cost():
     assert flops[32] < flops[16] < flops[8]
     with pytest.raises(ValueError, match="output_stride"):
         resnet("resnet18", features=True, output_stride=4)
+
+
+def test_base_width_narrows_the_resnet_and_64_is_the_published_one():
+    published = resnet("resnet18", base_width=64)  # torchvision's 11,689,512 trainable
+    assert sum(int(np.prod(v.shape)) for v in published.trainable_weights) == 11_689_512
+    narrow = resnet("resnet18", input_shape=(64, 64, 3), features=True, base_width=16)
+    assert {k: v.shape[-1] for k, v in narrow.output.items()} == {
+        "C2": 16, "C3": 32, "C4": 64, "C5": 128
+    }  # fmt: skip
+    small = [build(f"deeplab_resnet18_os{s}", 4, (64, 64, 3), base_filters=16) for s in (32, 8)]
+    assert small[0].count_params() == small[1].count_params() == 852_980  # docs/dilation.md
+    assert [m.output_shape for m in small] == [(None, 64, 64, 4)] * 2
+    with pytest.raises(ValueError, match="base_width"):
+        resnet("resnet18", features=True, base_width=0)

@@ -9,7 +9,9 @@ the test split:
   nearest training embeddings by cosine similarity (ties go to the smallest label, as
   scikit-learn's ``KNeighborsClassifier`` breaks them) -- no training at all.
 
-``python -m yeehaw_tf.analysis.probe --workdir W`` re-runs both on any pre-trained workdir.
+``python -m yeehaw_tf.analysis.probe --workdir W`` re-runs both on any pre-trained workdir
+(:mod:`yeehaw_tf.cli.probe`; the task's side is
+:mod:`yeehaw_tf.training.tasks.self_supervised.probing`).
 """
 
 from __future__ import annotations
@@ -107,39 +109,6 @@ def probe_embeddings(train_x, train_y, test_x, test_y, k: int = DEFAULT_K) -> di
         "num_test": len(test_x),
         "embedding_dim": int(np.asarray(train_x).shape[1]),
     }
-
-
-def probe_task_model(task, model: keras.Model, data) -> dict[str, float]:
-    """Both probes of ``model`` (a task's inference model) on the task's labelled splits."""
-    from yeehaw_tf.training.tasks.images import as_arrays
-
-    train_images, train_labels = as_arrays(data.train)
-    test_images, test_labels = as_arrays(data.test)
-    return probe_embeddings(
-        embed(model, train_images),
-        train_labels,
-        embed(model, test_images),
-        test_labels,
-        task.options.probe_k,
-    )
-
-
-def probe_workdir(workdir: str, data_dir: str | None = None, k: int | None = None) -> dict:
-    """Re-runs the probes on a pre-trained run (its latest checkpoint) and returns them."""
-    import dataclasses
-
-    from yeehaw_tf.training.runs import load_run
-
-    run = load_run(workdir)
-    task = run.task
-    if not hasattr(task.options, "probe_k"):
-        raise ValueError(
-            f"{workdir} holds a {task.name!r} run; the probe reads self_supervised runs"
-        )
-    if k is not None:
-        task.options = dataclasses.replace(task.options, probe_k=k)
-    data = type(task).load_data(task.options, data_dir or run.record["train"].get("data_dir"))
-    return probe_task_model(task, run.model, data)
 
 
 if __name__ == "__main__":

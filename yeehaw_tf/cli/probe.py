@@ -8,8 +8,9 @@ import os
 
 from absl import app, flags
 
-from yeehaw_tf.analysis.probe import DEFAULT_K, probe_workdir
+from yeehaw_tf.analysis.probe import DEFAULT_K
 from yeehaw_tf.atomic import atomic_write_text
+from yeehaw_tf.training.tasks.self_supervised.probing import probe_workdir
 
 FLAGS = flags.FLAGS
 

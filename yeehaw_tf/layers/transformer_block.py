@@ -1,5 +1,4 @@
-"""The pre-norm Transformer encoder block of the Vision Transformer (Dosovitskiy et al. 2021):
-``x + MHA(LN(x))``, then ``x + MLP(LN(x))`` with a GELU MLP of width ``mlp_ratio * dim``."""
+"""The pre-norm Transformer encoder block of the Vision Transformer (Dosovitskiy et al. 2021)."""
 
 from __future__ import annotations
 
@@ -8,8 +7,23 @@ import keras
 
 @keras.saving.register_keras_serializable(package="yeehaw_tf")
 class TransformerBlock(keras.layers.Layer):
-    """One block on tokens ``[B, N, dim] -> [B, N, dim]`` (Keras's ``MultiHeadAttention``
-    with ``key_dim = dim / heads``; layer norm epsilon 1e-6 as ViT)."""
+    """One pre-norm block on tokens: ``x + MHA(LN(x))``, then ``x + MLP(LN(x))``.
+
+    ``MHA`` is Keras's ``MultiHeadAttention`` (self-attention, ``heads`` heads of width
+    ``key_dim = dim / heads``, biased query/key/value/output projections); ``MLP`` is
+    ``Dense(hidden) -> GELU (exact, erf) -> Dense(dim)`` with ``hidden = round(dim *
+    mlp_ratio)``; ``LN`` is layer normalisation over the channels with epsilon 1e-6 (ViT's).
+
+    Args:
+        dim: the token width; it must be a multiple of ``heads``.
+        heads: the number of attention heads.
+        mlp_ratio: the MLP's hidden width over ``dim``, > 0.
+        dropout: in [0, 1): dropout on the attention probabilities and on both residual
+            branches' outputs (training only).
+
+    Input and output: ``[B, N, dim]``. Parameters: ``2 * 2 dim`` (two norms) ``+ 4 dim^2 +
+    4 dim`` (attention) ``+ 2 dim hidden + hidden + dim`` (MLP).
+    """
 
     def __init__(
         self, dim: int, heads: int, mlp_ratio: float = 4.0, dropout: float = 0.0, **kwargs
@@ -17,19 +31,18 @@ class TransformerBlock(keras.layers.Layer):
         super().__init__(**kwargs)
         if not isinstance(dim, int) or not isinstance(heads, int) or heads < 1 or dim % heads:
             raise ValueError(
-                f"dim must be a multiple of heads (positive integers), got {dim}, {heads}"
+                f"TransformerBlock: dim must be a multiple of heads (positive integers), got "
+                f"dim={dim!r}, heads={heads!r}"
             )
         if not mlp_ratio > 0:
-            raise ValueError(f"mlp_ratio must be > 0, got {mlp_ratio}")
+            raise ValueError(f"TransformerBlock: mlp_ratio must be > 0, got {mlp_ratio}")
         if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        self.dim, self.heads, self.mlp_ratio, self.dropout = (
-            dim,
-            heads,
-            float(mlp_ratio),
-            float(dropout),
-        )
-        hidden = int(round(dim * mlp_ratio))
+            raise ValueError(f"TransformerBlock: dropout must be in [0, 1), got {dropout}")
+        self.dim = dim
+        self.heads = heads
+        self.mlp_ratio = float(mlp_ratio)
+        self.dropout = float(dropout)
+        hidden = max(1, int(round(dim * mlp_ratio)))
         self.norm1 = keras.layers.LayerNormalization(epsilon=1e-6, name="norm1")
         self.attention = keras.layers.MultiHeadAttention(
             heads, dim // heads, dropout=dropout, name="attention"
@@ -40,6 +53,11 @@ class TransformerBlock(keras.layers.Layer):
         self.drop = keras.layers.Dropout(dropout)
 
     def build(self, input_shape):
+        if len(input_shape) != 3 or input_shape[-1] != self.dim:
+            raise ValueError(
+                f"TransformerBlock: expects tokens [batch, N, {self.dim}], got shape "
+                f"{tuple(input_shape)}"
+            )
         self.norm1.build(input_shape)
         self.attention.build(input_shape, input_shape)
         self.norm2.build(input_shape)

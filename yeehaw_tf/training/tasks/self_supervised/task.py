@@ -19,7 +19,6 @@ import os
 import keras
 import tensorflow as tf
 
-from yeehaw_tf.analysis import probe
 from yeehaw_tf.atomic import atomic_write_text
 from yeehaw_tf.data.datasets import load_classification
 from yeehaw_tf.data.digit_scenes import digit_scene, scene_seed
@@ -36,6 +35,7 @@ from yeehaw_tf.training.tasks.self_supervised.generative import Colorization, Ma
 from yeehaw_tf.training.tasks.self_supervised.method import Geometry, Supervised
 from yeehaw_tf.training.tasks.self_supervised.options import VIT_ENCODER, SelfSupervisedOptions
 from yeehaw_tf.training.tasks.self_supervised.pretexts import Context, Jigsaw, Rotation
+from yeehaw_tf.training.tasks.self_supervised.probing import probe_task_model
 from yeehaw_tf.training.tasks.self_supervised.siamese import SimCLR, SimSiam
 from yeehaw_tf.training.tasks.self_supervised.views import two_views
 
@@ -193,7 +193,7 @@ class SelfSupervisedTask(ImageTask):
     # ----------------------------------------------------------------------------- results
     def write_artifacts(self, model, data, workdir) -> dict:
         """Runs the probes on the frozen embeddings and writes ``probe.json``."""
-        self.probe_results = probe.probe_task_model(self, model, data)
+        self.probe_results = probe_task_model(self, model, data)
         path = os.path.join(workdir, PROBE_FILE)
         atomic_write_text(path, json.dumps(self.probe_results, indent=2))
         return {"probe": path}
