@@ -44,7 +44,9 @@ def stack_rows() -> list[list]:
         model = keras.Model(inputs, x)
         total = cost_table(model)[-1]
         fields = ", ".join(str(int(r["size"])) for r in receptive_field(model))
-        rows.append(["-".join(map(str, dilations)), f"{total['params']:,}", total["flops"], fields])
+        rows.append(
+            ["-".join(map(str, dilations)), f"{total['params']:,}", f"{total['flops']:,}", fields]
+        )
     return rows
 
 

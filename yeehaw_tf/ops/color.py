@@ -104,29 +104,26 @@ def ab_bin_centres(step: float = 10.0, limit: float = 110.0) -> np.ndarray:
     """The in-gamut quantised ab bins, ``[K, 2]`` float32 ``(a, b)`` centres.
 
     The square ``[-limit, limit)^2`` is cut into cells of side ``step`` (centres at
-    ``-limit + step/2 + i * step``); a cell is kept if some sRGB colour falls in it. The colours
-    tested are the surface of the RGB cube at 256 levels per channel (the gamut's extreme ab,
-    the primaries and secondaries included, lie on the cube's surface) and its interior on a
-    17-level grid, converted in float64. Rows are ordered by ``a``, then ``b``.
+    ``-limit + step/2 + i * step``, ``ceil(2 limit / step)`` per axis, the last one reaching
+    past ``limit`` when ``step`` does not divide ``2 limit``); a cell is kept if some sRGB
+    colour falls in it. The colours tested are the surface of the RGB cube at 256 levels per
+    channel (the gamut's extreme ab, the primaries and secondaries among them, lie on the
+    cube's surface) and its interior on a 17-level grid, converted in float64. Rows are
+    ordered by ``a``, then ``b``.
 
-    Zhang et al. report Q = 313 in-gamut bins for ``step=10`` (Section 2.1, their centres on
-    multiples of 10). This rule keeps **268** for ``step=10, limit=110`` (checked in
-    ``tests/ops/test_color.py``), the same cells as all 2^24 8-bit colours hold (checked once,
-    in float64, 2 min); testing only the
-    cell centres at 21 lightnesses would keep 215 and drop the primaries' cells. The paper's
-    313 cannot be had from the gamut alone.
+    Zhang et al. report Q = 313 in-gamut bins for ``step=10`` (section 2.1; their centres lie
+    on multiples of 10). This rule keeps **268** for ``step=10, limit=110`` (checked in
+    ``tests/ops/test_color.py``): the same cells as all 2^24 8-bit colours fill (checked once
+    in float64). Testing only the cell centres, at 21 lightnesses, would keep 215 and drop the
+    primaries' cells. The paper's 313 cannot be had from the sRGB gamut alone.
 
-    Computed eagerly on the CPU (also when called while a ``tf.function`` is traced): a
-    constant, identical on every machine.
+    Computed eagerly on the CPU (also when called while a ``tf.function`` is traced), once per
+    ``(step, limit)``: a constant, identical on every machine.
     """
     step = _check_positive(step, "step")
     limit = _check_positive(limit, "limit")
-    cells = 2.0 * limit / step
-    if abs(cells - round(cells)) > 1e-6:
-        raise ValueError(
-            f"2 * limit / step must be a whole number of cells, got limit={limit}, step={step}"
-        )
-    return _in_gamut_cells(step, limit, round(cells)).copy()
+    cells = math.ceil(2.0 * limit / step - 1e-9)
+    return _in_gamut_cells(step, limit, cells).copy()
 
 
 @functools.lru_cache(maxsize=8)
