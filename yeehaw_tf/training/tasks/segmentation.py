@@ -42,7 +42,8 @@ class SegmentationOptions(TaskOptions):
     epochs: int = option(6, "Epochs to train when --train_steps is not set.")
     base_filters: int | None = option(
         None,
-        "Width of segmentation models that take it (unet, segnet: filters of level 1; deeplab_*: the ResNet base width).",
+        "Width of segmentation models that take it (unet, segnet: filters of level 1; "
+        "deeplab_*: the ResNet's base width).",
     )
     dropout: float = option(0.0, "Dropout rate, for models that take it, in [0, 1).")
     l1: float = option(0.0, "L1 penalty on every kernel, for models that take it.")
