@@ -84,7 +84,7 @@ def test_simclr_on_two_replicas_equals_one_device(tmp_path, data_dir, two_replic
     assert np.linalg.norm(difference) < 0.01 * np.linalg.norm(update)
 
 
-@pytest.mark.parametrize("method", ["rotation", "mae"])
+@pytest.mark.parametrize("method", ["colorization", "mae"])
 def test_encoders_export_embeddings_with_parity(tmp_path, data_dir, method):
     summary = _run(
         tmp_path,

@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from yeehaw_tf.layers import ChannelStandardization
+from yeehaw_tf.layers.lightness import Lightness, lightness_image
 from yeehaw_tf.losses.masked_autoencoder import masked_patch_mse
 from yeehaw_tf.ops.color import ab_bin_centres, quantize_ab, rgb_to_lab
 from yeehaw_tf.ops.patches import patchify
@@ -16,14 +17,6 @@ from yeehaw_tf.training.tasks.base import LossOutput
 from yeehaw_tf.training.tasks.self_supervised.method import Method
 
 HEAD_WIDTH = 64
-
-
-def lightness_image(images: tf.Tensor) -> tf.Tensor:
-    """Float RGB 0..255 -> the grey picture of its CIE lightness (``L / 100 * 255`` in every
-    channel): the colorization network's input, of the encoder's usual shape."""
-    lab = rgb_to_lab(images / 255.0)
-    grey = lab[..., :1] * (255.0 / 100.0)
-    return tf.tile(grey, [1, 1, 1, images.shape[-1] or 3])
 
 
 class Colorization(Method):
@@ -36,6 +29,10 @@ class Colorization(Method):
     Zhang et al.'s class rebalancing (our images have few colours) nor soft encoding."""
 
     name = "colorization"
+
+    def probe_input(self):
+        """The encoder's input in its embedding model: the lightness it was trained on."""
+        return Lightness(name="lightness")
 
     def __init__(self, options, geometry):
         super().__init__(options, geometry)

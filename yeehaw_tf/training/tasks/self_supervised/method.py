@@ -66,6 +66,11 @@ class Method:
         """The method's models besides the encoder, by name."""
         return {}
 
+    def probe_input(self) -> keras.layers.Layer | None:
+        """A layer preparing raw images for the encoder in its embedding model (and exports),
+        when the method trains it on something else than the images themselves."""
+        return None
+
     def loss(self, models, batch, training: bool, random) -> LossOutput:
         raise NotImplementedError
 

@@ -171,7 +171,8 @@ class SelfSupervisedTask(ImageTask):
                 {"embeddings": embeddings, **outputs},
                 name="mae_encoder",
             )
-        features = models["encoder"](inputs)
+        prepare = self.method.probe_input()
+        features = models["encoder"](inputs if prepare is None else prepare(inputs))
         embeddings = keras.layers.GlobalAveragePooling2D(name="embeddings")(features)
         return keras.Model(inputs, {"embeddings": embeddings}, name="encoder_embeddings")
 
