@@ -97,10 +97,13 @@ def check_labels(labels, images: tf.Tensor) -> tf.Tensor:
             f"labels must have shape [B] = [{batch}], one class index per image, got shape "
             f"{labels.shape} for images of shape {images.shape}"
         )
-    if None in (count, batch):  # checked when the graph runs
-        tf.debugging.assert_equal(
+    if None in (count, batch):  # checked when the graph runs, before the labels are used
+        check = tf.debugging.assert_equal(
             tf.shape(labels)[0],
             tf.shape(images)[0],
             message="labels must have one class index per image",
         )
+        if check is not None:  # in a graph: nothing may read the labels before the check
+            with tf.control_dependencies([check]):
+                labels = tf.identity(labels)
     return tf.cast(labels, tf.int64)
