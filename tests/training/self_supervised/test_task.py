@@ -157,3 +157,10 @@ def test_views_are_a_pure_function_of_seed_and_position():
     assert np.abs(a1.numpy() - a2.numpy()).mean() > 1.0  # the two views differ
     assert np.abs(a1.numpy() - c1.numpy()).mean() > 1.0  # and depend on the seed
     assert 0.0 <= a1.numpy().min() and a1.numpy().max() <= 255.0
+
+
+def test_every_method_name_has_its_class_in_order():
+    from yeehaw_tf.training.tasks.self_supervised import METHOD_CLASSES
+
+    assert list(METHOD_CLASSES) == list(METHODS)
+    assert all(cls.name == name for name, cls in METHOD_CLASSES.items())

@@ -41,9 +41,17 @@ from yeehaw_tf.training.tasks.self_supervised.views import two_views
 
 METHOD_CLASSES = {
     cls.name: cls
-    for cls in (Rotation, Jigsaw, Context, Colorization, MaskedAutoencoder, SimCLR, SimSiam)
+    for cls in (
+        Rotation,
+        Jigsaw,
+        Context,
+        Colorization,
+        MaskedAutoencoder,
+        SimCLR,
+        SimSiam,
+        Supervised,
+    )
 }
-METHOD_CLASSES[Supervised.name] = Supervised
 PROBE_FILE = "probe.json"
 SHUFFLE_BUFFER = 10_000
 EVAL_VIEWS_SEED = 0  # evaluation views are the same for every run
