@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.neighbors import KNeighborsClassifier
 
-from yeehaw_tf.analysis.probe import knn_accuracy, knn_predict, linear_probe
+from yeehaw_tf.analysis.probe import knn_accuracy, knn_leave_one_out, knn_predict, linear_probe
 
 
 @pytest.mark.parametrize("k", [1, 5, 20])
@@ -47,3 +47,16 @@ def test_bad_probe_inputs_name_the_problem():
         knn_accuracy(x, y, np.zeros((4, 3)), y)
     with pytest.raises(ValueError, match="rows"):
         linear_probe(x, np.zeros(3), x, y)
+
+
+def test_leave_one_out_knn_matches_scikit_learn_fitted_without_each_row():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(40, 5)), rng.integers(0, 3, size=40)
+    correct = 0
+    for i in range(40):
+        others = np.arange(40) != i
+        reference = KNeighborsClassifier(n_neighbors=7, metric="cosine", algorithm="brute")
+        correct += int(reference.fit(x[others], y[others]).predict(x[i : i + 1])[0] == y[i])
+    assert knn_leave_one_out(x, y, 7) == pytest.approx(correct / 40)
+    with pytest.raises(ValueError, match="at least 2"):
+        knn_leave_one_out(x[:1], y[:1], 7)

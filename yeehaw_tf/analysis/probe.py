@@ -84,15 +84,33 @@ def knn_predict(train_x, train_y, test_x, k: int = DEFAULT_K) -> np.ndarray:
     if k > len(train_x):
         raise ValueError(f"k={k} exceeds the {len(train_x)} training examples")
 
-    def unit(x):
-        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return _majority(_unit(test_x) @ _unit(train_x).T, train_y, k)
 
-    similarity = unit(test_x) @ unit(train_x).T
-    # the k largest similarities (a stable sort: equal similarities keep the training order)
+
+def knn_leave_one_out(x, labels, k: int = DEFAULT_K) -> float:
+    """kNN accuracy of each row against all the other rows (cosine, majority vote): one
+    similarity matrix with each row's own entry removed."""
+    x, labels = np.asarray(x, np.float64), np.asarray(labels).astype(np.int64)
+    if len(x) < 2:
+        raise ValueError(f"leave-one-out kNN needs at least 2 rows, got {len(x)}")
+    k = min(k, len(x) - 1)
+    similarity = _unit(x) @ _unit(x).T
+    np.fill_diagonal(similarity, -np.inf)
+    return float(np.mean(_majority(similarity, labels, k) == labels))
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def _majority(similarity: np.ndarray, train_y: np.ndarray, k: int) -> np.ndarray:
+    """Per row of ``similarity [queries, train]``: the majority label of its ``k`` largest
+    entries (a stable sort: equal similarities keep the training order; ties of votes go to the
+    smallest label)."""
     nearest = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
-    votes = np.zeros((len(test_x), int(train_y.max()) + 1), np.int64)
-    np.add.at(votes, (np.arange(len(test_x))[:, None], train_y[nearest]), 1)
-    return np.argmax(votes, axis=1)  # ties: the smallest label
+    votes = np.zeros((len(similarity), int(train_y.max()) + 1), np.int64)
+    np.add.at(votes, (np.arange(len(similarity))[:, None], train_y[nearest]), 1)
+    return np.argmax(votes, axis=1)
 
 
 def knn_accuracy(train_x, train_y, test_x, test_y, k: int = DEFAULT_K) -> float:

@@ -11,6 +11,7 @@ import tensorflow as tf
 from yeehaw_tf.layers import ChannelStandardization
 from yeehaw_tf.layers.lightness import Lightness, lightness_image
 from yeehaw_tf.losses.masked_autoencoder import masked_patch_mse
+from yeehaw_tf.models.self_supervised.mae import patch_size_of
 from yeehaw_tf.ops.color import ab_bin_centres, quantize_ab, rgb_to_lab
 from yeehaw_tf.ops.patches import patchify
 from yeehaw_tf.training.tasks.base import LossOutput
@@ -79,9 +80,8 @@ class MaskedAutoencoder(Method):
         num_patches = mae.inputs[1].shape[1]
         noise = random.uniform([tf.shape(images)[0], num_patches], "mae/noise")
         outputs = mae({"images": images, "noise": noise}, training=training)
-        patch = int(round((images.shape[1] * images.shape[2] / num_patches) ** 0.5))
         losses = masked_patch_mse(
-            patchify(images, patch),
+            patchify(images, patch_size_of(mae)),
             outputs["reconstruction"],
             outputs["mask"],
             normalize_targets=self.options.normalize_targets,

@@ -5,6 +5,8 @@ geometry lives in :mod:`yeehaw_tf.ops.puzzles`."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import tensorflow as tf
 
@@ -41,7 +43,7 @@ class Rotation(Method):
         logits = models["rotation_head"](pooled(models["encoder"](rotated, training=training)))
         result = self.classified(k, logits)
         # four views of each example: their mean is the example's loss
-        return type(result)(total=result.total / 4.0, outputs=result.outputs)
+        return dataclasses.replace(result, total=result.total / 4.0)
 
 
 class Jigsaw(Method):

@@ -10,24 +10,13 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from yeehaw_tf.analysis.probe import knn_predict
+from yeehaw_tf.analysis.probe import knn_leave_one_out
 from yeehaw_tf.export.spec import MAX_ACCURACY_DROP, OutputCheck, ServingSpec, image_input
 from yeehaw_tf.training.tasks.images import as_arrays
 
 EMBEDDING_LIMITS = {"saved_model": 1e-4, "float32": 1e-3}
 NUM_REPRESENTATIVE = 256
 NOISE_SEED = 0
-
-
-def leave_one_out_knn(embeddings: np.ndarray, labels: np.ndarray, k: int) -> float:
-    """kNN accuracy of each example against all the others (cosine, majority vote)."""
-    x = np.asarray(embeddings, np.float64)
-    correct = 0
-    for i in range(len(x)):
-        others = np.delete(np.arange(len(x)), i)
-        predicted = knn_predict(x[others], labels[others], x[i : i + 1], min(k, len(others)))
-        correct += int(predicted[0] == labels[i])
-    return correct / max(len(x), 1)
 
 
 def embeddings_spec(task, model, data) -> ServingSpec:
@@ -59,7 +48,7 @@ def embeddings_spec(task, model, data) -> ServingSpec:
     k = task.options.probe_k
 
     def score(outputs):
-        return {"knn_accuracy": leave_one_out_knn(outputs["embeddings"], labels, k)}
+        return {"knn_accuracy": knn_leave_one_out(outputs["embeddings"], labels, k)}
 
     return ServingSpec(
         model=model,
@@ -75,8 +64,6 @@ def embeddings_spec(task, model, data) -> ServingSpec:
             "task": task.name,
             "method": task.options.method,
             "encoder": task.options.encoder,
-            "embedding_dim": int(model.outputs[0].shape[-1])
-            if not isinstance(model.output, dict)
-            else int(model.output["embeddings"].shape[-1]),
+            "embedding_dim": int(model.output["embeddings"].shape[-1]),
         },
     )
