@@ -12,6 +12,7 @@ from yeehaw_tf.export.saved_model import SERVING_KEY, ServingModel, export_saved
 from yeehaw_tf.export.spec import (
     OutputCheck,
     ServingSpec,
+    Signature,
     image_input,
     mean_iou,
     probabilities_spec,
@@ -37,6 +38,7 @@ __all__ = [
     "OutputCheck",
     "ServingModel",
     "ServingSpec",
+    "Signature",
     "TFLiteModel",
     "atomic_directory",
     "atomic_write_text",

@@ -25,7 +25,12 @@ import numpy as np
 import tensorflow as tf
 
 from yeehaw_tf.atomic import atomic_directory
-from yeehaw_tf.export.saved_model import ServingModel, export_saved_model, nonempty_batch
+from yeehaw_tf.export.saved_model import (
+    ServingModel,
+    export_saved_model,
+    nonempty_batch,
+    signature_names,
+)
 from yeehaw_tf.export.spec import ServingSpec
 from yeehaw_tf.export.tflite import (
     QUANTIZATIONS,
@@ -77,6 +82,40 @@ def keras_reference(spec: ServingSpec, batch_size: int = 256) -> dict[str, np.nd
         input_signature=signature,
     )
     return run_batched(lambda **x: traced(*[x[n] for n in names]), spec.examples, batch_size)
+
+
+def _traced(signature, names):
+    def call(*args):
+        return signature.serve(**dict(zip(names, args, strict=True)))
+
+    return tf.function(call, input_signature=list(signature.inputs.values()))
+
+
+def check_signatures(spec: ServingSpec, saved_model_dir: str) -> dict:
+    """Each further signature of the loaded SavedModel against ``serve`` on the Keras model,
+    on its example calls: the largest absolute difference over every output and call."""
+    rows = {}
+    for key, signature in spec.signatures.items():
+        names = list(signature.inputs)
+        traced = _traced(signature, names)
+        loaded = ServingModel(saved_model_dir, key)
+        diff = 0.0
+        for call in signature.examples:
+            expected = {k: v.numpy() for k, v in traced(*[call[n] for n in names]).items()}
+            got = loaded(**call)
+            for output, value in expected.items():
+                if got[output].shape != value.shape:
+                    diff = float("inf")
+                    continue
+                delta = np.abs(got[output].astype(np.float64) - value.astype(np.float64))
+                diff = max(diff, float(np.max(delta, initial=0.0)))
+        rows[key] = {
+            "calls": len(signature.examples),
+            "max_abs_diff": diff,
+            "max_abs_diff_limit": signature.max_abs_diff,
+            "passed": bool(diff <= signature.max_abs_diff),
+        }
+    return rows
 
 
 def _check(name: str, outputs, reference, keras_scores, spec: ServingSpec, extra) -> dict:
@@ -166,7 +205,7 @@ def export_spec(
         if "saved_model" in formats:
             serve = ServingModel(saved_model_dir)
             outputs = run_batched(serve, examples, batch_size)
-            report["formats"]["saved_model"] = _check(
+            row = _check(
                 "saved_model",
                 outputs,
                 reference,
@@ -174,6 +213,12 @@ def export_spec(
                 spec,
                 {"file": "saved_model", "size_bytes": _size(saved_model_dir)},
             )
+            if spec.signatures:
+                row["signatures"] = check_signatures(spec, saved_model_dir)
+                row["passed"] = row["passed"] and all(
+                    s["passed"] for s in row["signatures"].values()
+                )
+            report["formats"]["saved_model"] = row
         if "tflite" in formats:
             for quantization in quantizations:
                 content = convert_saved_model(
@@ -202,6 +247,7 @@ def export_spec(
                 for name, s in spec.inputs.items()
             },
             "outputs": sorted(reference),
+            "signatures": signature_names(spec),
         }
         with open(os.path.join(staging, "metadata.json"), "w") as f:
             json.dump(metadata, f, indent=2)

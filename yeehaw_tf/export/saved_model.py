@@ -60,7 +60,28 @@ def export_saved_model(spec, path: str) -> None:
     archive = keras.export.ExportArchive()
     archive.track(spec.model)
     archive.add_endpoint(SERVING_KEY, endpoint, input_signature=signature)
+    for key, extra in spec.signatures.items():
+        archive.add_endpoint(
+            key, _keyword_endpoint(extra), input_signature=list(extra.inputs.values())
+        )
     archive.write_out(path, verbose=False)
+
+
+def _keyword_endpoint(extra):
+    names = list(extra.inputs)
+
+    def endpoint(*args):
+        return extra.serve(**dict(zip(names, args, strict=True)))
+
+    return endpoint
+
+
+def signature_names(spec) -> dict[str, list[str]]:
+    """Signature key -> input names, for ``metadata.json``."""
+    return {
+        SERVING_KEY: list(spec.inputs),
+        **{k: list(v.inputs) for k, v in spec.signatures.items()},
+    }
 
 
 class ServingModel:
@@ -72,9 +93,14 @@ class ServingModel:
     returns NumPy outputs. ``tf.Tensor`` inputs to the raw signature fail cleanly either way.
     """
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, signature: str = SERVING_KEY):
         self._loaded = tf.saved_model.load(path)  # keep a reference: its variables live here
-        self._function = self._loaded.signatures[SERVING_KEY]
+        if signature not in self._loaded.signatures:
+            raise ValueError(
+                f"signature {signature!r} is not in {path}; it has "
+                f"{sorted(self._loaded.signatures)}"
+            )
+        self._function = self._loaded.signatures[signature]
         self._specs = self._function.structured_input_signature[1]
 
     def __call__(self, **inputs) -> dict[str, np.ndarray]:

@@ -49,6 +49,34 @@ class OutputCheck:
 
 
 @dataclasses.dataclass(frozen=True)
+class Signature:
+    """A further SavedModel signature beside ``serving_default`` (SavedModel only: TFLite holds
+    the default one), e.g. a generator's ``generate(num_images, seed)`` or a diffusion model's
+    whole sampling loop.
+
+    Attributes:
+        inputs: its named inputs (scalars allowed: ``tf.TensorSpec([], tf.int32)``).
+        serve: ``serve(**inputs) -> {name: tensor}``, traced on the spec's model.
+        examples: calls to check, each a dict of inputs (NumPy, the signature's dtypes): the
+            loaded SavedModel's outputs are compared with ``serve``'s on the Keras model.
+        max_abs_diff: the largest allowed absolute difference of any output.
+    """
+
+    inputs: Mapping[str, tf.TensorSpec]
+    serve: Callable[..., Mapping[str, tf.Tensor]]
+    examples: tuple[Mapping[str, np.ndarray], ...]
+    max_abs_diff: float = 0.0
+
+    def __post_init__(self):
+        for call in self.examples:
+            if set(call) != set(self.inputs):
+                raise ValueError(
+                    f"Signature: each example must name the inputs {sorted(self.inputs)}, got "
+                    f"{sorted(call)}"
+                )
+
+
+@dataclasses.dataclass(frozen=True)
 class ServingSpec:
     """Everything export needs for one model.
 
@@ -72,6 +100,8 @@ class ServingSpec:
             decoding and scores: 8 bits cannot hold pixel coordinates and tiny deltas at once).
         metadata: JSON-friendly facts written to ``metadata.json`` beside the exports (labels,
             input size), so a serving tool needs only the export directory.
+        signatures: further SavedModel signatures by name (:class:`Signature`), each checked
+            against the Keras model after export.
     """
 
     model: keras.Model
@@ -87,8 +117,11 @@ class ServingSpec:
     compare: Callable[[str, Mapping, Mapping], tuple[dict, bool]] | None = None
     int8_float_ops: tuple[str, ...] = ()
     metadata: Mapping = dataclasses.field(default_factory=dict)
+    signatures: Mapping[str, Signature] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
+        if "serving_default" in self.signatures:
+            raise ValueError("ServingSpec: signatures cannot replace 'serving_default'")
         if set(self.examples) != set(self.inputs):
             raise ValueError(
                 f"ServingSpec: examples must name the inputs {sorted(self.inputs)}, got "

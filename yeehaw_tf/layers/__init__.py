@@ -34,6 +34,7 @@ from yeehaw_tf.layers.normalization import NORMALIZATIONS, get_normalization
 from yeehaw_tf.layers.regularization import Dropout, GaussianNoise
 from yeehaw_tf.layers.resize import Resize
 from yeehaw_tf.layers.roi import MultiLevelRoIAlign, RoIAlign, RoIPool
+from yeehaw_tf.layers.spectral_normalization import SpectralNormalization
 from yeehaw_tf.layers.stack_outputs import StackOutputs
 from yeehaw_tf.layers.standardization import ChannelStandardization
 from yeehaw_tf.layers.transposed_conv import (
@@ -68,6 +69,7 @@ __all__ = [
     "Resize",
     "ResizeLike",
     "Sigmoid",
+    "SpectralNormalization",
     "StackOutputs",
     "Tanh",
     "TransposedConv2D",

@@ -9,7 +9,7 @@ from keras import ops
 _CONVS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
 
 
-def _check_wrappable(wrapper: str, layer) -> None:
+def check_wrappable(wrapper: str, layer) -> None:
     if type(layer) not in (keras.layers.Dense, *_CONVS):
         raise ValueError(
             f"{wrapper} wraps keras.layers.Dense or Conv1D/Conv2D/Conv3D layers, "
@@ -62,7 +62,7 @@ class WeightNormalization(keras.layers.Wrapper):
     """
 
     def __init__(self, layer: keras.layers.Layer, **kwargs):
-        _check_wrappable("WeightNormalization", layer)
+        check_wrappable("WeightNormalization", layer)
         super().__init__(layer, **kwargs)
 
     def build(self, input_shape):
@@ -123,7 +123,7 @@ class WeightNoise(keras.layers.Wrapper):
     def __init__(
         self, layer: keras.layers.Layer, stddev: float = 0.01, seed: int | None = None, **kwargs
     ):
-        _check_wrappable("WeightNoise", layer)
+        check_wrappable("WeightNoise", layer)
         super().__init__(layer, **kwargs)
         if not stddev >= 0:
             raise ValueError(f"WeightNoise: stddev must be >= 0, got {stddev}")

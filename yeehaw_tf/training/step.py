@@ -230,6 +230,27 @@ class StepContext:
             self.components[key] = value
         return result
 
+    def assign(self, variables, update: Callable) -> None:
+        """Unless the step has been refused so far: every variable ``v`` becomes ``update(v)``
+        (e.g. WGAN's weight clipping after a critic update, or a moving average of the weights),
+        on every replica alike. ``variables`` are mirrored, so ``update`` runs once, in the
+        cross-replica context, on their common value.
+
+        For a task with its own step, what is assigned is undone if a later group is refused:
+        trainable variables with their group's snapshot, others (a non-trainable EMA model's
+        weights) with the forward passes' state."""
+
+        def apply(strategy, ok):
+            ok = strategy.experimental_local_results(ok)[0]
+
+            def run():
+                for variable in variables:
+                    variable.assign(update(variable))
+
+            tf.cond(ok, run, lambda: None)
+
+        self._context.merge_call(apply, args=(self.ok,))
+
     def update_metrics(self, batch, outputs) -> None:
         """Updates the task's training metrics with ``outputs``, if the step is applied."""
         self._metric_inputs.append((batch, outputs))

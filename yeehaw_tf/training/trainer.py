@@ -388,6 +388,10 @@ class Trainer:
             if self.steps_per_epoch:
                 results["epoch"] = step // self.steps_per_epoch
             self._write_summaries(self._train_writer, results, step)
+            if is_chief(self.strategy):
+                self.task.log_progress(
+                    self.models, step, step - num_steps, self.workdir, self._train_writer
+                )
             progbar.stateful_metrics.update(results)  # show each interval's values, not means
             progbar.update(step, list(results.items()), finalize=step == total_steps)
             if step % self.checkpoint_every == 0 or step == total_steps:

@@ -8,6 +8,7 @@ from yeehaw_tf.training.tasks.base import LossOutput, Task, TaskData, TaskOption
 from yeehaw_tf.training.tasks.classification import ClassificationOptions, ClassificationTask
 from yeehaw_tf.training.tasks.detection import DetectionOptions, DetectionTask
 from yeehaw_tf.training.tasks.distillation import DistillationOptions, DistillationTask
+from yeehaw_tf.training.tasks.generative import GanOptions, GanTask
 from yeehaw_tf.training.tasks.segmentation import SegmentationOptions, SegmentationTask
 from yeehaw_tf.training.tasks.self_supervised import SelfSupervisedOptions, SelfSupervisedTask
 from yeehaw_tf.training.tasks.supervised import SupervisedTask
@@ -18,6 +19,7 @@ TASKS: dict[str, type[Task]] = {
     DetectionTask.name: DetectionTask,
     DistillationTask.name: DistillationTask,
     SelfSupervisedTask.name: SelfSupervisedTask,
+    GanTask.name: GanTask,
 }
 # What ``train.py`` trains without --task.
 DEFAULT_TASK = ClassificationTask.name
@@ -51,6 +53,8 @@ __all__ = [
     "DetectionTask",
     "DistillationOptions",
     "DistillationTask",
+    "GanOptions",
+    "GanTask",
     "LossOutput",
     "SegmentationOptions",
     "SegmentationTask",

@@ -231,6 +231,11 @@ class Task:
         """``(label, value)`` rows for the run's summary table."""
         return [("test loss", f"{evaluation['loss']:.4f}")] if "loss" in evaluation else []
 
+    def log_progress(self, models: Mapping, step: int, previous: int, workdir: str, writer) -> None:
+        """Called by the custom loop on the chief after each loop of steps (``previous`` ->
+        ``step``), with the TensorBoard train writer: e.g. a GAN's sample grid every ``N``
+        steps. By default nothing."""
+
     def write_artifacts(self, model: keras.Model, data: TaskData, workdir: str) -> dict:
         """Pictures and files written after training; returns summary entries."""
         return {}
