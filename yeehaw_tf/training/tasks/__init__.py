@@ -8,7 +8,14 @@ from yeehaw_tf.training.tasks.base import LossOutput, Task, TaskData, TaskOption
 from yeehaw_tf.training.tasks.classification import ClassificationOptions, ClassificationTask
 from yeehaw_tf.training.tasks.detection import DetectionOptions, DetectionTask
 from yeehaw_tf.training.tasks.distillation import DistillationOptions, DistillationTask
-from yeehaw_tf.training.tasks.generative import GanOptions, GanTask
+from yeehaw_tf.training.tasks.generative import (
+    DiffusionOptions,
+    DiffusionTask,
+    GanOptions,
+    GanTask,
+    VaeOptions,
+    VaeTask,
+)
 from yeehaw_tf.training.tasks.segmentation import SegmentationOptions, SegmentationTask
 from yeehaw_tf.training.tasks.self_supervised import SelfSupervisedOptions, SelfSupervisedTask
 from yeehaw_tf.training.tasks.supervised import SupervisedTask
@@ -20,6 +27,8 @@ TASKS: dict[str, type[Task]] = {
     DistillationTask.name: DistillationTask,
     SelfSupervisedTask.name: SelfSupervisedTask,
     GanTask.name: GanTask,
+    DiffusionTask.name: DiffusionTask,
+    VaeTask.name: VaeTask,
 }
 # What ``train.py`` trains without --task.
 DEFAULT_TASK = ClassificationTask.name
@@ -53,6 +62,8 @@ __all__ = [
     "DetectionTask",
     "DistillationOptions",
     "DistillationTask",
+    "DiffusionOptions",
+    "DiffusionTask",
     "GanOptions",
     "GanTask",
     "LossOutput",
@@ -64,6 +75,8 @@ __all__ = [
     "Task",
     "TaskData",
     "TaskOptions",
+    "VaeOptions",
+    "VaeTask",
     "get_task",
     "task_from_dict",
     "task_names",
