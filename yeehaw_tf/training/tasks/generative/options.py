@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from yeehaw_tf.losses.gan import LOSS_NAMES
+from yeehaw_tf.ops.diffusion import DiffusionSchedule
 from yeehaw_tf.training.tasks.base import TaskOptions
 from yeehaw_tf.training.tasks.options import check_choice, option
 
@@ -71,41 +72,36 @@ class GanOptions(GenerativeOptions):
     loss: str = option("non_saturating", "The GAN game.", LOSS_NAMES)
     epochs: int = option(150, "Epochs when --train_steps is not set.")
     latent_dim: int = option(64, "Size of the generator's latent z.")
-    n_critic: int = option(0, "Critic steps per generator step; 0: the loss's recipe.")
-    gp_weight: float = option(-1.0, "WGAN-GP's lambda; negative: the recipe's (10).")
-    clip: float = option(0.0, "wgan: the weight-clipping bound; 0: the recipe's (0.01).")
-    gan_learning_rate: float = option(0.0, "Both players' learning rate; 0: the recipe's.")
+    n_critic: int | None = option(None, "Critic steps per generator step (default: the recipe's).")
+    gp_weight: float | None = option(None, "WGAN-GP's lambda, >= 0 (default: the recipe's, 10).")
+    clip: float | None = option(None, "wgan: the weight-clipping bound (default: 0.01).")
+    gan_learning_rate: float | None = option(
+        None, "Both players' learning rate (default: the recipe's)."
+    )
 
     def __post_init__(self):
         super().__post_init__()
         check_choice("loss", self.loss, LOSS_NAMES)
         _positive("latent_dim", self.latent_dim)
-        if not isinstance(self.n_critic, int) or self.n_critic < 0:
-            raise ValueError(f"n_critic must be >= 1 (or 0 for the recipe's), got {self.n_critic}")
-        if self.gp_weight < 0 and self.gp_weight != -1.0:
-            raise ValueError(
-                f"gp_weight (lambda) must be >= 0 (-1: the recipe's), got {self.gp_weight}"
-            )
-        if self.clip < 0:
-            raise ValueError(f"clip must be > 0 (0: the recipe's), got {self.clip}")
-        if self.gan_learning_rate < 0:
-            raise ValueError(
-                f"gan_learning_rate must be > 0 (0: the recipe's), got {self.gan_learning_rate}"
-            )
+        if self.n_critic is not None and (not isinstance(self.n_critic, int) or self.n_critic < 1):
+            raise ValueError(f"n_critic must be an integer >= 1, got {self.n_critic!r}")
+        if self.gp_weight is not None and not self.gp_weight >= 0:
+            raise ValueError(f"gp_weight (lambda) must be >= 0, got {self.gp_weight!r}")
+        if self.clip is not None and not self.clip > 0:
+            raise ValueError(f"clip must be > 0, got {self.clip!r}")
+        if self.gan_learning_rate is not None and not self.gan_learning_rate > 0:
+            raise ValueError(f"gan_learning_rate must be > 0, got {self.gan_learning_rate!r}")
 
     def recipe(self) -> GanRecipe:
         """The loss's recipe with any option chosen away from its default applied."""
         recipe = RECIPES[self.loss]
-        changes = {}
-        if self.n_critic:
-            changes["n_critic"] = self.n_critic
-        if self.gp_weight >= 0:
-            changes["gp_weight"] = float(self.gp_weight)
-        if self.clip:
-            changes["clip"] = float(self.clip)
-        if self.gan_learning_rate:
-            changes["learning_rate"] = float(self.gan_learning_rate)
-        return dataclasses.replace(recipe, **changes)
+        chosen = {
+            "n_critic": self.n_critic,
+            "gp_weight": self.gp_weight,
+            "clip": self.clip,
+            "learning_rate": self.gan_learning_rate,
+        }
+        return dataclasses.replace(recipe, **{k: v for k, v in chosen.items() if v is not None})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,8 +137,6 @@ class DiffusionOptions(GenerativeOptions):
 
     def __post_init__(self):
         super().__post_init__()
-        from yeehaw_tf.ops.diffusion import DiffusionSchedule
-
         DiffusionSchedule(self.num_timesteps, self.beta_start, self.beta_end)  # validates
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
@@ -153,7 +147,5 @@ class DiffusionOptions(GenerativeOptions):
                     f" got {steps!r}"
                 )
 
-    def schedule(self):
-        from yeehaw_tf.ops.diffusion import DiffusionSchedule
-
+    def schedule(self) -> DiffusionSchedule:
         return DiffusionSchedule(self.num_timesteps, self.beta_start, self.beta_end)
