@@ -69,8 +69,8 @@ class GanOptions(GenerativeOptions):
     critic steps, clipping, penalty or spectral norm: ``RECIPES``)."""
 
     model: str = option("dcgan", "The generator/discriminator pair.", ("dcgan",))
-    loss: str = option("non_saturating", "The GAN game.", LOSS_NAMES)
-    epochs: int = option(150, "Epochs when --train_steps is not set.")
+    loss: str = option("wgan_gp", "The GAN game.", LOSS_NAMES)
+    epochs: int = option(600, "Epochs when --train_steps is not set.")
     latent_dim: int = option(64, "Size of the generator's latent z.")
     n_critic: int | None = option(None, "Critic steps per generator step (default: the recipe's).")
     gp_weight: float | None = option(None, "WGAN-GP's lambda, >= 0 (default: the recipe's, 10).")
