@@ -100,6 +100,12 @@ BENCHMARKS = (
         + ("--calls", "2", "--formats", "float32"),
     ),
     Benchmark(
+        "generative.py",
+        "Generative models: train steps, samplers, generator latency per format",
+        ("--batch", "64", "--steps", "30", "--repeats", "3"),
+        ("--steps", "2", "--repeats", "1", "--sample_images", "4", "--calls", "2"),
+    ),
+    Benchmark(
         "gpu_resnet50.py",
         "ResNet-50 training on a GPU: float32, mixed float16, XLA",
         ("--batch", "256"),

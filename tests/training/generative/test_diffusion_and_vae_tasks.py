@@ -9,6 +9,7 @@ import os
 import numpy as np
 import pytest
 
+from tests.helpers import run_cli
 from yeehaw_tf.export.saved_model import ServingModel
 from yeehaw_tf.training import Trainer
 from yeehaw_tf.training.config import make_config
@@ -65,6 +66,26 @@ def test_the_saved_models_sampler_gives_the_keras_samplers_images(diffusion_run,
         np.testing.assert_allclose(
             served.astype(int), keras_sampler(*args.values()).numpy().astype(int), atol=1
         )
+
+
+def test_the_sampler_serves_in_a_tensorflow_only_process(diffusion_run):
+    """The SavedModel's ``sample`` signature needs TensorFlow alone (no yeehaw_tf, no Keras
+    import), and the same seed gives the same images there."""
+    workdir, _ = diffusion_run
+    path = os.path.join(workdir, "export", "saved_model")
+    script = (
+        "import sys, tensorflow as tf\n"
+        f"m = tf.saved_model.load({path!r})\n"
+        "f = m.signatures['sample']\n"
+        "a = f(num_images=tf.constant(2), seed=tf.constant(5, tf.int64), steps=tf.constant(4), "
+        "eta=tf.constant(0.0))['images'].numpy()\n"
+        "b = f(num_images=tf.constant(2), seed=tf.constant(5, tf.int64), steps=tf.constant(4), "
+        "eta=tf.constant(0.0))['images'].numpy()\n"
+        "assert 'yeehaw_tf' not in sys.modules and (a == b).all() and a.shape == (2, 8, 8, 1)\n"
+        "print('served', a.dtype)\n"
+    )
+    result = run_cli("-c", script)
+    assert result.returncode == 0 and "served uint8" in result.stdout, result.stderr[-2000:]
 
 
 def test_the_moving_average_follows_the_weights(tmp_path):

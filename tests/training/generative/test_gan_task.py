@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.helpers import run_cli
+from tests.helpers import REPO, run_cli
 from yeehaw_tf.export.saved_model import ServingModel
 from yeehaw_tf.training import Trainer
 from yeehaw_tf.training.config import make_config
@@ -125,8 +129,11 @@ def test_a_diverging_player_is_caught_by_the_nan_guard(tmp_path, player):
 
 
 def test_a_killed_cli_run_resumes_both_players(tmp_path, data_dir):
+    """``train.py --task=gan`` killed (SIGKILL) after its first checkpoint, then re-run
+    unchanged: it resumes and finishes, with both optimizers' counters at the last step."""
     workdir = str(tmp_path / "run")
-    args = [
+    command = [
+        sys.executable,
         "train.py",
         "--task=gan",
         "--loss=hinge",
@@ -134,19 +141,33 @@ def test_a_killed_cli_run_resumes_both_players(tmp_path, data_dir):
         f"--data_dir={data_dir}",
         "--width=8",
         "--latent_dim=8",
-        "--num_scored=40",
+        "--num_scored=0",
         "--batch_size=16",
         "--checkpoint_every=2",
+        "--steps_per_loop=2",
+        "--train_steps=60",
         "--export=false",
     ]
-    first = run_cli(*args, "--train_steps=4")
-    assert first.returncode == 0, first.stderr[-3000:]
-    second = run_cli(*args, "--train_steps=4")  # the same run: resumes and just evaluates
-    assert second.returncode == 0, second.stderr[-3000:]
-    task, trainer = _trainer(workdir, "hinge")
-    assert trainer.restore() == 4
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    checkpoints = os.path.join(workdir, "checkpoints")
+    deadline = time.monotonic() + 300
+    while tf.train.latest_checkpoint(checkpoints) is None:
+        assert process.poll() is None and time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL  # killed mid-run, not finished
+    killed_at = int(tf.train.latest_checkpoint(checkpoints).rsplit("-", 1)[1])
+    assert killed_at < 60
+    result = run_cli(*command[1:])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "resumed from" in result.stdout + result.stderr
+    _, trainer = _trainer(workdir, "hinge")
+    assert trainer.restore() == 60
     for name in ("discriminator", "generator"):
-        assert int(trainer.optimizers[name].iterations.numpy()) == 4
+        assert int(trainer.optimizers[name].iterations.numpy()) == 60
 
 
 @pytest.mark.parametrize(

@@ -94,7 +94,9 @@ class GenerativeTask(Task):
 
     # ----------------------------------------------------------------------------- results
     def score(self, models_or_model, data: TaskData, **generate_args) -> dict:
-        """Inception score and FID (our scorer) of ``num_scored`` generated images."""
+        """Inception score and FID (our scorer) of ``num_scored`` generated images (none if 0)."""
+        if not self.options.num_scored:
+            return {}
         scorer, self.reference = load_scorer(data, self.data_dir)
         images = self.generate(models_or_model, self.options.num_scored, 0, **generate_args)
         return score_images(scorer, images)

@@ -135,7 +135,8 @@ class DiffusionTask(GenerativeTask):
             os.path.join(workdir, "samples", "final.png"), self.generate(model, 64, 1234)
         )
         paths["strips"] = self.write_strips(model, data, workdir)
-        paths["plot"] = plot_scores_vs_steps(self.scores, self.reference, workdir)
+        if self.options.num_scored:
+            paths["plot"] = plot_scores_vs_steps(self.scores, self.reference, workdir)
         return paths
 
     def write_strips(self, model, data, workdir) -> str:
@@ -155,6 +156,8 @@ class DiffusionTask(GenerativeTask):
     def summary_rows(self, evaluation):
         rows = []
         for name, scores in self.scores.items():
+            if not scores:
+                continue
             rows.append(
                 (f"{name} IS / FID", f"{scores['inception_score']:.3f} / {scores['fid']:.3f}")
             )

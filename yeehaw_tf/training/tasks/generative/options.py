@@ -50,7 +50,7 @@ class GenerativeOptions(TaskOptions):
     dataset: str = option("digits", "Images to model (digits 8x8, or shapes/32x32 in colour).")
     width: int = option(32, "Channels of the smallest convolution (doubling towards 2x2/4x4).")
     num_scored: int = option(
-        1000, "Generated images scored by inception score and FID after training."
+        1000, "Generated images scored by inception score and FID after training (0: none)."
     )
     sample_every: int = option(
         500, "Steps between sample grids (PNG in WORKDIR/samples, and TensorBoard images)."
@@ -58,7 +58,8 @@ class GenerativeOptions(TaskOptions):
 
     def __post_init__(self):
         _positive("width", self.width)
-        _positive("num_scored", self.num_scored)
+        if not isinstance(self.num_scored, int) or self.num_scored < 0:
+            raise ValueError(f"num_scored must be an integer >= 0, got {self.num_scored!r}")
         _positive("sample_every", self.sample_every)
         _positive("epochs", self.epochs)
 
