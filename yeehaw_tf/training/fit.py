@@ -75,6 +75,7 @@ class StepCheckpoint(keras.callbacks.Callback):
         step = int(trainer.step.numpy())
         if trainer.steps_per_epoch:
             trainer.epoch.assign(step // trainer.steps_per_epoch)
+        trainer.report_progress(step, step - 1)
         if step % trainer.checkpoint_every == 0 and step != self._saved:
             check_finite_weights(trainer, step)
             trainer.save()

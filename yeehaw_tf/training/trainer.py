@@ -388,10 +388,7 @@ class Trainer:
             if self.steps_per_epoch:
                 results["epoch"] = step // self.steps_per_epoch
             self._write_summaries(self._train_writer, results, step)
-            if is_chief(self.strategy):
-                self.task.log_progress(
-                    self.models, step, step - num_steps, self.workdir, self._train_writer
-                )
+            self.report_progress(step, step - num_steps)
             progbar.stateful_metrics.update(results)  # show each interval's values, not means
             progbar.update(step, list(results.items()), finalize=step == total_steps)
             if step % self.checkpoint_every == 0 or step == total_steps:
@@ -401,6 +398,12 @@ class Trainer:
                 preemption.save_checkpoint_if_preempted(checkpoint_number=step)
         self._iterator_state = (dataset, iterator, step)
         return results
+
+    def report_progress(self, step: int, previous: int) -> None:
+        """The task's :meth:`~yeehaw_tf.training.tasks.Task.log_progress` (on the chief) after
+        the steps from ``previous`` to ``step`` (the custom loop and the fit bridge alike)."""
+        if is_chief(self.strategy):
+            self.task.log_progress(self.models, step, previous, self.workdir, self._train_writer)
 
     def non_finite_error(self) -> NonFiniteError:
         step = self._step_now() + 1  # the refused step was not counted

@@ -113,6 +113,14 @@ def test_wgan_clips_every_critic_weight_after_each_update(tmp_path):
     assert int(trainer.optimizers["generator"].iterations.numpy()) == 2
 
 
+def test_keras_fit_drives_the_same_alternating_step(tmp_path):
+    task, trainer = _trainer(tmp_path, "wgan_gp", n_critic=2)
+    trainer.fit(_images(), 4, verbose=0)
+    assert int(trainer.optimizers["discriminator"].iterations.numpy()) == 8
+    assert int(trainer.optimizers["generator"].iterations.numpy()) == 4
+    assert os.path.exists(tmp_path / "samples" / "step_0000003.png")  # sample_every=3
+
+
 @pytest.mark.parametrize("player", ["discriminator", "generator"])
 def test_a_diverging_player_is_caught_by_the_nan_guard(tmp_path, player):
     _, trainer = _trainer(tmp_path, "non_saturating")
