@@ -26,8 +26,8 @@ def test_helpfull_groups_the_options_by_task_with_each_tasks_default():
     assert "--base_filters" in segmentation and "--activation" not in segmentation
     shared = " ".join(text.split("task options: shared:")[1].split())
     defaults = (
-        "classification: small_resnet; detection: retinanet_small; distillation: mlp; "
-        "segmentation: unet"
+        "classification: small_resnet; detection: retinanet_small; diffusion: ddpm_unet; "
+        "distillation: mlp; gan: dcgan; segmentation: unet"
     )
     assert defaults in shared
     assert "--activation" in shared

@@ -54,7 +54,7 @@ def test_flat_values_split_into_common_fields_and_task_options():
         (
             {"task": "segmentation", "model": "unet", "loss": "hinge"},
             "option 'loss' does not apply to task 'segmentation' \\(it is an option of tasks "
-            "classification, distillation\\)",
+            "classification, distillation, gan\\)",
         ),
         ({"task": "segmentation", "model": "fcn8s", "base_filters": 8}, "does not offer"),
         (
