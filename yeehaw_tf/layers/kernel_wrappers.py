@@ -7,6 +7,11 @@ import keras
 from keras import ops
 
 _CONVS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
+TRANSPOSED_CONVS = (
+    keras.layers.Conv1DTranspose,
+    keras.layers.Conv2DTranspose,
+    keras.layers.Conv3DTranspose,
+)
 
 
 def check_wrappable(wrapper: str, layer) -> None:
@@ -21,20 +26,32 @@ def check_wrappable(wrapper: str, layer) -> None:
 
 def apply_with_kernel(layer: keras.layers.Layer, inputs, kernel, activate: bool = True):
     """What ``layer(inputs)`` computes, but with ``kernel`` in place of ``layer.kernel``
-    (and without the activation if ``activate`` is False)."""
+    (and without the activation if ``activate`` is False). ``layer``: a Dense, ConvND or
+    ConvNDTranspose layer."""
     if isinstance(layer, keras.layers.Dense):
         outputs = ops.matmul(inputs, kernel)
         if layer.use_bias:
             outputs = outputs + layer.bias
     else:
-        outputs = ops.conv(
-            inputs,
-            kernel,
-            strides=layer.strides,
-            padding=layer.padding,
-            data_format=layer.data_format,
-            dilation_rate=layer.dilation_rate,
-        )
+        if isinstance(layer, TRANSPOSED_CONVS):
+            outputs = ops.conv_transpose(
+                inputs,
+                kernel,
+                strides=list(layer.strides),
+                padding=layer.padding,
+                output_padding=layer.output_padding,
+                dilation_rate=layer.dilation_rate,
+                data_format=layer.data_format,
+            )
+        else:
+            outputs = ops.conv(
+                inputs,
+                kernel,
+                strides=layer.strides,
+                padding=layer.padding,
+                data_format=layer.data_format,
+                dilation_rate=layer.dilation_rate,
+            )
         if layer.use_bias:
             shape = [1] * len(outputs.shape)
             shape[1 if layer.data_format == "channels_first" else -1] = layer.filters

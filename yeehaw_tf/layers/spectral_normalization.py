@@ -6,36 +6,12 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from yeehaw_tf.layers.kernel_wrappers import apply_with_kernel, check_wrappable
-
-_TRANSPOSED = (
-    keras.layers.Conv1DTranspose,
-    keras.layers.Conv2DTranspose,
-    keras.layers.Conv3DTranspose,
-)
+from yeehaw_tf.layers.kernel_wrappers import TRANSPOSED_CONVS, apply_with_kernel, check_wrappable
 
 
 def _normalize(x, epsilon: float):
     """``x / max(||x||, epsilon)`` (PyTorch's ``F.normalize``): a zero vector stays zero."""
     return x / ops.maximum(ops.sqrt(ops.sum(ops.square(x))), epsilon)
-
-
-def _apply_transposed(layer: keras.layers.Layer, inputs, kernel):
-    """What a ``ConvNDTranspose`` layer computes, with ``kernel`` in place of its own."""
-    outputs = ops.conv_transpose(
-        inputs,
-        kernel,
-        strides=list(layer.strides),
-        padding=layer.padding,
-        output_padding=layer.output_padding,
-        dilation_rate=layer.dilation_rate,
-        data_format=layer.data_format,
-    )
-    if layer.use_bias:
-        shape = [1] * len(outputs.shape)
-        shape[1 if layer.data_format == "channels_first" else -1] = layer.filters
-        outputs = outputs + ops.reshape(layer.bias, shape)
-    return layer.activation(outputs) if layer.activation is not None else outputs
 
 
 @keras.saving.register_keras_serializable(package="yeehaw_tf")
@@ -78,7 +54,7 @@ class SpectralNormalization(keras.layers.Wrapper):
         seed: int | None = None,
         **kwargs,
     ):
-        self._transposed = type(layer) in _TRANSPOSED
+        self._transposed = type(layer) in TRANSPOSED_CONVS
         if not self._transposed:
             check_wrappable("SpectralNormalization", layer)
         super().__init__(layer, **kwargs)
@@ -149,8 +125,6 @@ class SpectralNormalization(keras.layers.Wrapper):
             u = self._power_iteration(w_mat, u)
             self.u.assign(ops.cast(u, self.u.dtype))
         kernel = kernel / self._sigma(w_mat, u)
-        if self._transposed:
-            return _apply_transposed(self.layer, inputs, kernel)
         return apply_with_kernel(self.layer, inputs, kernel)
 
     def compute_output_shape(self, input_shape):

@@ -257,7 +257,7 @@ def format_summary(summary: dict) -> str:
         "=" * 72,
         f"workdir           {summary['workdir']}",
         f"steps             {summary['steps']}  ({summary['replicas']} replica(s))",
-        *[f"{label:<18}{value}" for label, value in summary.get("rows", [])],
+        *[f"{label:<17} {value}" for label, value in summary.get("rows", [])],
         f"parameters        {summary['parameters']:,}",
         f"train time        {summary['train_seconds']:.1f} s",
         f"wall time         {summary['wall_seconds']:.1f} s",
