@@ -44,6 +44,19 @@ CASES = {
 }
 
 
+def test_every_registered_part_is_covered():
+    from yeehaw_tf.models.registry import GENERATIVE, get_generative
+
+    covered = {
+        "dcgan": {"generator", "discriminator"},
+        "conv_vae": {"encoder", "decoder"},
+        "ddpm_unet": {"eps_model"},
+    }
+    assert {name: set(parts) for name, parts in GENERATIVE.items()} == covered
+    with pytest.raises(ValueError, match="unknown generative model 'biggan'"):
+        get_generative("biggan")
+
+
 def _first(outputs):
     return outputs if not isinstance(outputs, dict) else tf.add_n(list(outputs.values()))
 

@@ -18,6 +18,9 @@ from yeehaw_tf.models.classification import classic, densenet, inception, mlp, m
 from yeehaw_tf.models.classification.small_resnet import small_resnet
 from yeehaw_tf.models.detection import fast_rcnn, faster_rcnn, fcos, rcnn, retinanet, ssd, yolo
 from yeehaw_tf.models.detection.backbones import small_backbone
+from yeehaw_tf.models.generative.dcgan import dcgan_discriminator, dcgan_generator
+from yeehaw_tf.models.generative.unet import ddpm_unet
+from yeehaw_tf.models.generative.vae import vae_decoder, vae_encoder
 from yeehaw_tf.models.segmentation import deeplab, fcn, segnet, unet
 from yeehaw_tf.models.self_supervised.vit import VITS, vit
 
@@ -122,6 +125,25 @@ DETECTOR_INPUT_SHAPES = {
     **fast_rcnn.INPUT_SHAPES,
     **rcnn.INPUT_SHAPES,
 }
+
+
+# Generative families: name -> the named parts a generative task builds (builders called with
+# keyword arguments: ``image_shape`` and their own options).
+GENERATIVE: dict[str, dict[str, Callable[..., keras.Model]]] = {
+    "dcgan": {"generator": dcgan_generator, "discriminator": dcgan_discriminator},
+    "conv_vae": {"encoder": vae_encoder, "decoder": vae_decoder},
+    "ddpm_unet": {"eps_model": ddpm_unet},
+}
+
+
+def generative_names(part: str | None = None) -> list[str]:
+    """Generative families (those with a part named ``part``, if given)."""
+    return sorted(name for name, parts in GENERATIVE.items() if part is None or part in parts)
+
+
+def get_generative(name: str) -> dict[str, Callable[..., keras.Model]]:
+    """The builders of generative family ``name``'s parts."""
+    return _lookup(GENERATIVE, name, "generative model")
 
 
 def detector_names() -> list[str]:

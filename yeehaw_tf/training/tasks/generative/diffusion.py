@@ -18,7 +18,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from yeehaw_tf.models.generative.unet import ddpm_unet
+from yeehaw_tf.models.registry import get_generative
 from yeehaw_tf.ops import diffusion
 from yeehaw_tf.training.tasks.base import LossOutput
 from yeehaw_tf.training.tasks.generative import serving
@@ -42,7 +42,8 @@ class DiffusionTask(GenerativeTask):
 
     # ----------------------------------------------------------------------------- models
     def _unet(self, name):
-        return ddpm_unet(self.image_shape, self.options.unet_widths, name=name)
+        build = get_generative(self.options.model)["eps_model"]
+        return build(image_shape=self.image_shape, widths=self.options.unet_widths, name=name)
 
     def build_models(self):
         online = self._unet("eps_model")

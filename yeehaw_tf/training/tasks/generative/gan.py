@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from yeehaw_tf.losses import gan as gan_losses
-from yeehaw_tf.models.generative.dcgan import dcgan_discriminator, dcgan_generator
+from yeehaw_tf.models.registry import get_generative
 from yeehaw_tf.training.tasks.base import LossOutput
 from yeehaw_tf.training.tasks.generative import serving
 from yeehaw_tf.training.tasks.generative.common import GenerativeTask, seeded_normal
@@ -37,11 +37,14 @@ class GanTask(GenerativeTask):
 
     # ----------------------------------------------------------------------------- models
     def build_models(self):
-        width = self.options.width
+        parts = get_generative(self.options.model)
+        o = self.options
         return {
-            "generator": dcgan_generator(self.options.latent_dim, self.image_shape, width),
-            "discriminator": dcgan_discriminator(
-                self.image_shape, width, spectral_norm=self.recipe.spectral_norm
+            "generator": parts["generator"](
+                latent_dim=o.latent_dim, image_shape=self.image_shape, width=o.width
+            ),
+            "discriminator": parts["discriminator"](
+                image_shape=self.image_shape, width=o.width, spectral_norm=self.recipe.spectral_norm
             ),
         }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from yeehaw_tf.losses.gan import LOSS_NAMES
+from yeehaw_tf.models.registry import generative_names
 from yeehaw_tf.ops.diffusion import DiffusionSchedule
 from yeehaw_tf.training.tasks.base import TaskOptions
 from yeehaw_tf.training.tasks.options import check_choice, option
@@ -69,7 +70,9 @@ class GanOptions(GenerativeOptions):
     """A DCGAN pair trained with one of the GAN losses (each with its paper's optimizer,
     critic steps, clipping, penalty or spectral norm: ``RECIPES``)."""
 
-    model: str = option("dcgan", "The generator/discriminator pair.", ("dcgan",))
+    model: str = option(
+        "dcgan", "The generator/discriminator pair.", lambda: generative_names("discriminator")
+    )
     loss: str = option("wgan_gp", "The GAN game.", LOSS_NAMES)
     epochs: int = option(600, "Epochs when --train_steps is not set.")
     latent_dim: int = option(64, "Size of the generator's latent z.")
@@ -109,7 +112,9 @@ class GanOptions(GenerativeOptions):
 class VaeOptions(GenerativeOptions):
     """A convolutional VAE trained on the negative ELBO (Bernoulli pixels)."""
 
-    model: str = option("conv_vae", "The encoder/decoder pair.", ("conv_vae",))
+    model: str = option(
+        "conv_vae", "The encoder/decoder pair.", lambda: generative_names("decoder")
+    )
     epochs: int = option(150, "Epochs when --train_steps is not set.")
     latent_dim: int = option(16, "Size of the latent z.")
     beta: float = option(1.0, "Weight of the KL term (1: the ELBO).")
@@ -125,7 +130,9 @@ class VaeOptions(GenerativeOptions):
 class DiffusionOptions(GenerativeOptions):
     """DDPM training of a time-conditioned U-Net; DDPM and DDIM sampling."""
 
-    model: str = option("ddpm_unet", "The noise-prediction network.", ("ddpm_unet",))
+    model: str = option(
+        "ddpm_unet", "The noise-prediction network.", lambda: generative_names("eps_model")
+    )
     epochs: int = option(300, "Epochs when --train_steps is not set.")
     num_timesteps: int = option(1000, "T, the forward process's length.")
     beta_start: float = option(1e-4, "The linear schedule's first beta.")

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from yeehaw_tf.losses.vae import negative_elbo, reparameterize
-from yeehaw_tf.models.generative.vae import vae_decoder, vae_encoder
+from yeehaw_tf.models.registry import get_generative
 from yeehaw_tf.training.tasks.base import LossOutput
 from yeehaw_tf.training.tasks.generative import serving
 from yeehaw_tf.training.tasks.generative.common import GenerativeTask, seeded_normal
@@ -35,9 +35,10 @@ class VaeTask(GenerativeTask):
 
     def build_models(self):
         o = self.options
+        parts = get_generative(o.model)
         return {
-            "encoder": vae_encoder(self.image_shape, o.latent_dim, o.width),
-            "decoder": vae_decoder(self.image_shape, o.latent_dim, o.width),
+            name: parts[name](image_shape=self.image_shape, latent_dim=o.latent_dim, width=o.width)
+            for name in ("encoder", "decoder")
         }
 
     def loss_names(self):
