@@ -81,6 +81,12 @@ def _dataset_errors(name: str, data_dir: str | None):
         ) from None
 
 
+def _same(recorded, current) -> bool:
+    """Equal values; an empty list and ``None`` (an unset multi-valued flag, as older records
+    wrote it) are the same setting."""
+    return recorded == current or (recorded in (None, []) and current in (None, []))
+
+
 def _check_workdir(workdir: str, config: TrainConfig, total_steps: int) -> None:
     """Refuses to resume a run whose checkpoints were made with another configuration."""
     if not os.path.exists(os.path.join(workdir, CONFIG_FILE)) or not tf.train.latest_checkpoint(
@@ -91,7 +97,7 @@ def _check_workdir(workdir: str, config: TrainConfig, total_steps: int) -> None:
     previous = {**record["train"], "total_steps": record.get("total_steps")}
     current = json.loads(json.dumps({**config.to_dict(), "total_steps": total_steps}))
     changed = {k: (previous.get(k), v) for k, v in current.items() if k not in RUN_OPTIONS}
-    changed = {k: v for k, v in changed.items() if v[0] != v[1]}
+    changed = {k: v for k, v in changed.items() if not _same(*v)}
     if changed:
         details = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
         raise ValueError(
