@@ -187,7 +187,28 @@ def main(argv=None) -> None:
     results["generator_gradients"] = gradients
     os.makedirs(args.figures, exist_ok=True)
     plot_gradients(gradients, os.path.join(args.figures, "gan_generator_gradients.png"))
+    copy_pictures(args.out, args.figures)
     write(args.out, "generative", table, results)
+
+
+# (run workdir, picture in it) -> docs/images name
+PICTURES = {
+    ("diffusion", "scores_vs_steps.png"): "diffusion_scores_vs_steps.png",
+    ("diffusion", "samples/forward_reverse.png"): "diffusion_forward_reverse.png",
+    ("diffusion", "samples/final.png"): "diffusion_samples.png",
+    ("gan_wgan_gp", "samples/final.png"): "gan_wgan_gp_samples.png",
+    ("vae", "samples/reconstructions.png"): "vae_reconstructions.png",
+}
+
+
+def copy_pictures(out: str, figures: str) -> None:
+    """The runs' pictures the docs show, copied to ``figures`` (those of runs made)."""
+    import shutil
+
+    for (run, name), target in PICTURES.items():
+        source = os.path.join(out, run, name)
+        if os.path.exists(source):
+            shutil.copyfile(source, os.path.join(figures, target))
 
 
 if __name__ == "__main__":
