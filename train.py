@@ -10,6 +10,10 @@ import os
 
 # TensorFlow's C++ INFO/WARNING start-up lines drown the progress bar; errors still show.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# `bazel run //:train` starts in the runfiles tree: relative paths (the default workdir) are
+# meant from where the command was typed.
+if "BUILD_WORKING_DIRECTORY" in os.environ:
+    os.chdir(os.environ["BUILD_WORKING_DIRECTORY"])
 
 from yeehaw_tf.cli.train import run  # noqa: E402
 
