@@ -38,18 +38,11 @@ class GenerativeTask(Task):
         self.data_dir = data_dir
         self.scores: dict = {}
         self.reference: dict = {}
+        self._scorer = None  # loaded once, for every sampler a run scores
 
     @classmethod
     def load_data(cls, options, data_dir: str | None) -> TaskData:
-        data = load_images(options.dataset, data_dir)
-        return TaskData(
-            data.name,
-            data.train,
-            data.test,
-            data.num_train,
-            data.num_test,
-            {**data.info, "data_dir": data_dir},
-        )
+        return load_images(options.dataset, data_dir)
 
     @classmethod
     def from_data(cls, options, data: TaskData):
@@ -97,9 +90,10 @@ class GenerativeTask(Task):
         """Inception score and FID (our scorer) of ``num_scored`` generated images (none if 0)."""
         if not self.options.num_scored:
             return {}
-        scorer, self.reference = load_scorer(data, self.data_dir)
+        if self._scorer is None:
+            self._scorer, self.reference = load_scorer(data, self.data_dir)
         images = self.generate(models_or_model, self.options.num_scored, 0, **generate_args)
-        return score_images(scorer, images)
+        return score_images(self._scorer, images)
 
     def write_scores(self, workdir: str, extra: dict | None = None) -> str:
         path = os.path.join(workdir, SCORES_FILE)

@@ -13,9 +13,15 @@ SHUFFLE_BUFFER = 10_000
 
 
 def load_images(dataset: str, data_dir: str | None) -> TaskData:
+    """The splits of ``(image, label)`` pairs; ``info`` holds the classes, the image shape and
+    ``data_dir`` (where the scorer is cached)."""
     data = load_classification(dataset, data_dir)
     check_splits(dataset, data_dir, data.num_train, data.num_test)
-    info = {"num_classes": data.num_classes, "image_shape": tuple(data.image_shape)}
+    info = {
+        "num_classes": data.num_classes,
+        "image_shape": tuple(data.image_shape),
+        "data_dir": data_dir,
+    }
     return TaskData(data.name, data.train, data.test, data.num_train, data.num_test, info)
 
 

@@ -26,6 +26,7 @@ from yeehaw_tf.training.tasks.generative.common import GenerativeTask, seeded_no
 from yeehaw_tf.training.tasks.generative.data import to_uint8, to_unit
 from yeehaw_tf.training.tasks.generative.options import DiffusionOptions
 from yeehaw_tf.training.tasks.generative.pictures import image_grid, write_grid, write_png
+from yeehaw_tf.training.tasks.images import as_arrays
 
 STRIP_STEPS = 10  # pictures in each strip
 
@@ -94,18 +95,8 @@ class DiffusionTask(GenerativeTask):
         """``images(num_images, seed, steps, eta)``: :func:`yeehaw_tf.ops.diffusion.sample` on
         ``model`` in one ``tf.function`` (the same function the SavedModel holds)."""
         if id(model) not in self._samplers:
-
-            def eps(x, t):
-                return tf.cast(
-                    model({"noisy_images": x, "timesteps": t}, training=False), tf.float32
-                )
-
-            @tf.function(reduce_retracing=True)
-            def images(num_images, seed, steps, eta):
-                shape = tf.stack([num_images, *self.image_shape])
-                return to_uint8(diffusion.sample(eps, self.schedule, shape, seed, steps, eta))
-
-            self._samplers[id(model)] = images
+            images = serving.sample_images(model, self.schedule, self.image_shape, to_uint8)
+            self._samplers[id(model)] = tf.function(images, reduce_retracing=True)
         return self._samplers[id(model)]
 
     def generate(self, models, num_images, seed, steps=None, eta=1.0, batch_size=500):
@@ -145,8 +136,8 @@ class DiffusionTask(GenerativeTask):
         same timesteps on its way from noise."""
         T = self.schedule.num_steps
         shown = np.linspace(0, T - 1, STRIP_STEPS).astype(np.int32)
-        image, _ = next(iter(data.test.take(1).as_numpy_iterator()))
-        x0 = to_unit(np.repeat(image[None], STRIP_STEPS, axis=0))
+        images, _ = as_arrays(data.test, 1)
+        x0 = to_unit(np.repeat(images, STRIP_STEPS, axis=0))
         noise = tf.repeat(seeded_normal([1, *self.image_shape], 5), STRIP_STEPS, axis=0)
         forward = to_uint8(diffusion.q_sample(self.schedule, x0, shown, noise)).numpy()
         reverse = reverse_trajectory(model, self.schedule, self.image_shape, shown, seed=5)
@@ -179,15 +170,22 @@ class DiffusionTask(GenerativeTask):
 
 def reverse_trajectory(model, schedule, image_shape, shown, seed: int) -> np.ndarray:
     """The DDPM chain of one sample, ``x_t`` at each timestep in ``shown`` (uint8)."""
+    predict = serving.eps_function(model)
+
+    @tf.function  # traced once (t is a tensor): the chain is T calls
+    def step(x, t, noise):
+        return diffusion.sampler_step(
+            schedule, x, predict(x, tf.reshape(t, [1])), t, t - 1, 1.0, noise
+        )
+
     x = seeded_normal([1, *image_shape], seed)
     wanted = set(int(t) for t in shown)
     kept = {}
     for t in range(schedule.num_steps - 1, -1, -1):
         if t in wanted:
             kept[t] = to_uint8(x).numpy()[0]
-        eps = model({"noisy_images": x, "timesteps": tf.constant([t], tf.int32)}, training=False)
         noise = seeded_normal([1, *image_shape], seed * 100_000 + t)
-        x = diffusion.sampler_step(schedule, x, eps, t, t - 1, 1.0, noise)
+        x = step(x, tf.constant(t, tf.int32), noise)
     return np.stack([kept[int(t)] for t in shown])
 
 

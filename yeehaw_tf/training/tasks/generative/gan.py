@@ -12,7 +12,6 @@ gradient norm on real images, samples and interpolates).
 from __future__ import annotations
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from yeehaw_tf.losses import gan as gan_losses
@@ -23,6 +22,7 @@ from yeehaw_tf.training.tasks.generative.common import GenerativeTask, seeded_no
 from yeehaw_tf.training.tasks.generative.data import to_uint8, to_unit
 from yeehaw_tf.training.tasks.generative.options import GanOptions
 from yeehaw_tf.training.tasks.generative.pictures import write_grid
+from yeehaw_tf.training.tasks.images import as_arrays
 
 
 class GanTask(GenerativeTask):
@@ -153,8 +153,7 @@ class GanTask(GenerativeTask):
 def empirical_lipschitz(critic, generator, data, latent_dim: int, count: int = 256) -> dict:
     """The largest ``||grad_x D(x)||`` over ``count`` test images, generated images and points
     between them (a lower bound on the critic's Lipschitz constant)."""
-    real = np.stack([image for image, _ in data.test.take(count).as_numpy_iterator()])
-    real = to_unit(real)
+    real = to_unit(as_arrays(data.test, count)[0])
     fake = generator(seeded_normal([len(real), latent_dim], 7), training=False)
     epsilon = tf.random.stateless_uniform([len(real)], [7, 1])
     between = gan_losses.interpolates(real, fake, epsilon)

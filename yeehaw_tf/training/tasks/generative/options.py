@@ -46,10 +46,9 @@ def _positive(name: str, value, kind=int) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class GenerativeOptions(TaskOptions):
-    """What every generative task shares: the images, the generator's size, the scorer."""
+    """What every generative task shares: the images, scoring and sample grids."""
 
     dataset: str = option("digits", "Images to model (digits 8x8, or shapes/32x32 in colour).")
-    width: int = option(32, "Channels of the smallest convolution (doubling towards 2x2/4x4).")
     num_scored: int = option(
         1000, "Generated images scored by inception score and FID after training (0: none)."
     )
@@ -58,7 +57,6 @@ class GenerativeOptions(TaskOptions):
     )
 
     def __post_init__(self):
-        _positive("width", self.width)
         if not isinstance(self.num_scored, int) or self.num_scored < 0:
             raise ValueError(f"num_scored must be an integer >= 0, got {self.num_scored!r}")
         _positive("sample_every", self.sample_every)
@@ -76,6 +74,7 @@ class GanOptions(GenerativeOptions):
     loss: str = option("wgan_gp", "The GAN game.", LOSS_NAMES)
     epochs: int = option(600, "Epochs when --train_steps is not set.")
     latent_dim: int = option(64, "Size of the generator's latent z.")
+    width: int = option(32, "Channels of the smallest convolution (doubling towards 2x2/4x4).")
     n_critic: int | None = option(None, "Critic steps per generator step (default: the recipe's).")
     gp_weight: float | None = option(None, "WGAN-GP's lambda, >= 0 (default: the recipe's, 10).")
     clip: float | None = option(None, "wgan: the weight-clipping bound (default: 0.01).")
@@ -87,6 +86,7 @@ class GanOptions(GenerativeOptions):
         super().__post_init__()
         check_choice("loss", self.loss, LOSS_NAMES)
         _positive("latent_dim", self.latent_dim)
+        _positive("width", self.width)
         if self.n_critic is not None and (not isinstance(self.n_critic, int) or self.n_critic < 1):
             raise ValueError(f"n_critic must be an integer >= 1, got {self.n_critic!r}")
         if self.gp_weight is not None and not self.gp_weight >= 0:
@@ -117,11 +117,13 @@ class VaeOptions(GenerativeOptions):
     )
     epochs: int = option(150, "Epochs when --train_steps is not set.")
     latent_dim: int = option(16, "Size of the latent z.")
+    width: int = option(32, "Channels of the smallest convolution (doubling towards 2x2/4x4).")
     beta: float = option(1.0, "Weight of the KL term (1: the ELBO).")
 
     def __post_init__(self):
         super().__post_init__()
         _positive("latent_dim", self.latent_dim)
+        _positive("width", self.width)
         if not self.beta >= 0:
             raise ValueError(f"beta must be >= 0, got {self.beta}")
 

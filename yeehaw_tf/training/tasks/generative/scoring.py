@@ -79,13 +79,13 @@ def load_scorer(data, data_dir: str | None) -> tuple[GenerativeScorer, dict]:
     model_path = os.path.join(directory, "classifier.keras")
     reference_path = os.path.join(directory, "reference.json")
     train_images, _ = as_arrays(data.train)
-    test_images, _ = as_arrays(data.test)
     if os.path.exists(model_path) and os.path.exists(reference_path):
         model = keras.saving.load_model(model_path, safe_mode=True)
         with open(reference_path) as f:
             reference = json.load(f)
     else:
         model, accuracy = train_scorer(data)
+        test_images, _ = as_arrays(data.test)
         reference = {
             "scorer_accuracy": accuracy,
             **real_data_reference(model, train_images, test_images),

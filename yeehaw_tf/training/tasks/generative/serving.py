@@ -66,25 +66,41 @@ def generator_spec(
     )
 
 
+def eps_function(eps_model: keras.Model):
+    """``eps(noisy_images, timesteps) -> float32 eps``: the network with its named inputs."""
+
+    def eps(noisy_images, timesteps):
+        out = eps_model({"noisy_images": noisy_images, "timesteps": timesteps}, training=False)
+        return tf.cast(out, tf.float32)
+
+    return eps
+
+
+def sample_images(eps_model, schedule: diffusion.DiffusionSchedule, image_shape, to_images):
+    """``images(num_images, seed, steps, eta)``: the whole sampler, uint8 (the task's sampler
+    and the SavedModel's ``sample`` signature are this one function)."""
+    eps = eps_function(eps_model)
+
+    def images(num_images, seed, steps, eta):
+        shape = tf.stack([num_images, *image_shape])
+        return to_images(diffusion.sample(eps, schedule, shape, seed, steps, eta))
+
+    return images
+
+
 def diffusion_spec(
     eps_model: keras.Model, schedule: diffusion.DiffusionSchedule, image_shape, to_images
 ) -> ServingSpec:
     """The ε-network and the whole sampler (SavedModel ``sample`` signature)."""
 
+    eps = eps_function(eps_model)
+    images = sample_images(eps_model, schedule, image_shape, to_images)
+
     def serve(noisy_images, timesteps):
-        eps = eps_model({"noisy_images": noisy_images, "timesteps": timesteps}, training=False)
-        return {"eps": tf.cast(eps, tf.float32)}
+        return {"eps": eps(noisy_images, timesteps)}
 
     def sample(num_images, seed, steps, eta):
-        images = diffusion.sample(
-            lambda x, t: serve(x, t)["eps"],
-            schedule,
-            tf.stack([num_images, *image_shape]),
-            seed,
-            steps,
-            eta,
-        )
-        return {"images": to_images(images)}
+        return {"images": images(num_images, seed, steps, eta)}
 
     rng = np.random.default_rng(0)
     noisy = rng.standard_normal((NUM_EXAMPLES, *image_shape)).astype(np.float32)

@@ -20,6 +20,7 @@ from yeehaw_tf.training.tasks.generative.common import GenerativeTask, seeded_no
 from yeehaw_tf.training.tasks.generative.data import to_unit
 from yeehaw_tf.training.tasks.generative.options import VaeOptions
 from yeehaw_tf.training.tasks.generative.pictures import image_grid, write_grid, write_png
+from yeehaw_tf.training.tasks.images import as_arrays
 
 
 def logits_to_uint8(logits) -> tf.Tensor:
@@ -72,7 +73,7 @@ class VaeTask(GenerativeTask):
 
     def write_artifacts(self, model, data, workdir):
         self.scores = self.score(model, data)
-        images = np.stack([image for image, _ in data.test.take(16).as_numpy_iterator()])
+        images, _ = as_arrays(data.test, 16)
         posterior = self._encoder(to_unit(images), training=False)
         reconstructions = logits_to_uint8(model(posterior["mean"], training=False)).numpy()
         pairs = np.concatenate([images, reconstructions])
