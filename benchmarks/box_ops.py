@@ -44,11 +44,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from yeehaw_tf.ops import iou, nms, roi_align  # noqa: E402
-from yeehaw_tf.ops.roi import (  # noqa: E402
-    _gathers_are_cheaper,
-    _roi_align_gather,
-    _roi_align_matmul,
-)
+from yeehaw_tf.ops.roi.costs import gathers_are_cheaper  # noqa: E402
 
 IMAGE = 1024.0
 
@@ -140,12 +136,12 @@ def roi_align_case(rng, rounds, round_seconds, count, size, channels):
     half = np.exp(rng.uniform(np.log(32), np.log(512), (count, 2))) / 2
     xyxy = np.clip(np.concatenate([centre - half, centre + half], 1), 0, IMAGE)
     rois = tf.constant(np.concatenate([np.zeros((count, 1)), xyxy], 1).astype(np.float32))
-    gathers = _gathers_are_cheaper([features.shape], 7, 7, 2)
+    gathers = gathers_are_cheaper([features.shape], 7, 7, 2)
     chosen, other = ("gathers", "matmuls") if gathers else ("matmuls", "gathers")
-    paths = {"gathers": _roi_align_gather, "matmuls": _roi_align_matmul}
+    method = {"gathers": "gather", "matmuls": "matmul"}[other]
     functions = {
         "ours": tf.function(lambda: (roi_align(features, rois, 7, 1 / stride, 2, aligned=True),)),
-        "other": tf.function(lambda: (paths[other](features, rois, 7, 7, 1 / stride, 2, True),)),
+        "other": tf.function(lambda: (roi_align(features, rois, 7, 1 / stride, 2, True, method),)),
         "crop_and_resize": tf.function(
             lambda: (crop_and_resize_roi_align(features, rois, 7, 1 / stride, 2),)
         ),

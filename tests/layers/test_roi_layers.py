@@ -13,12 +13,12 @@ from tests.helpers import FLOAT32_ATOL
 from tests.tflite_checks import run_exported
 from yeehaw_tf.layers.roi import MultiLevelRoIAlign, RoIAlign, RoIPool
 from yeehaw_tf.ops.roi import (
-    _gathers_are_cheaper,
     assign_fpn_levels,
     multilevel_roi_align,
     roi_align,
     roi_pool,
 )
+from yeehaw_tf.ops.roi.costs import gathers_are_cheaper
 
 
 def _data(seed=0, batch=2, height=6, width=7, channels=3, n=9):
@@ -99,7 +99,7 @@ def check_two_input_layer(layer, features: list, rois, tmp_path):
 @pytest.mark.parametrize("height, width", [(6, 7), (40, 44)])  # a matmul path, the gathers
 def test_roi_align_layer(tmp_path, height, width):
     features, rois = _data(height=height, width=width)
-    assert _gathers_are_cheaper([(None, *features.shape[1:])], 3, 2, 2) == (height > 6)
+    assert gathers_are_cheaper([(None, *features.shape[1:])], 3, 2, 2) == (height > 6)
     layer = RoIAlign((3, 2), spatial_scale=0.25, sampling_ratio=2, aligned=True)
     model = check_two_input_layer(layer, [features], rois, tmp_path)
     want = roi_align(features, rois, (3, 2), 0.25, 2, True)
@@ -128,7 +128,7 @@ def test_roi_pool_layer(tmp_path):
 def test_multilevel_roi_align_layer(tmp_path, size):
     maps, rois = _pyramid(size=size)
     shapes = [(None, *m.shape[1:]) for m in maps]
-    assert _gathers_are_cheaper(shapes, 2, 2, 2) == (size > 32)
+    assert gathers_are_cheaper(shapes, 2, 2, 2) == (size > 32)
     canonical = size / 4  # RoIs and canonical size grow with the image: every level is used
     layer = MultiLevelRoIAlign((2, 2), sampling_ratio=2, aligned=True, canonical_size=canonical)
     levels = assign_fpn_levels(rois[:, 1:], 2, 4, canonical_size=canonical).numpy()

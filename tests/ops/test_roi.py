@@ -10,14 +10,12 @@ import tensorflow as tf
 
 from tests.helpers import FLOAT32_ATOL
 from yeehaw_tf.ops.roi import (
-    _gathers_are_cheaper,
-    _roi_align_gather,
-    _roi_align_matmul,
     assign_fpn_levels,
     multilevel_roi_align,
     roi_align,
     roi_pool,
 )
+from yeehaw_tf.ops.roi.costs import gathers_are_cheaper
 
 FLOAT64_ATOL = 1e-10
 
@@ -182,11 +180,10 @@ def _by(path: str):
     ``"gathers"`` (fixed ``sampling_ratio`` only) or ``"matmuls"``."""
     if path == "roi_align":
         return roi_align
-    impl = {"gathers": _roi_align_gather, "matmuls": _roi_align_matmul}[path]
+    method = {"gathers": "gather", "matmuls": "matmul"}[path]
 
     def align(features, rois, output_size, scale, sampling_ratio, aligned):
-        features, rois = tf.convert_to_tensor(features), tf.convert_to_tensor(rois)
-        return impl(features, rois, *_pair(output_size), scale, sampling_ratio, aligned)
+        return roi_align(features, rois, output_size, scale, sampling_ratio, aligned, method)
 
     return align
 
@@ -218,8 +215,8 @@ def test_roi_align_on_a_large_map_takes_the_gathers(aligned):
     """A 2 x 48 x 56 map (the RoIs scaled up with it): fixed sampling goes through gathers,
     adaptive through matmuls, both as the loop says."""
     features, rois = _features(7, (2, 48, 56, 4)), _rois(7, image=(48, 56))
-    assert _gathers_are_cheaper([features.shape], 3, 2, 2)
-    assert not _gathers_are_cheaper([features.shape], 3, 2, 0)
+    assert gathers_are_cheaper([features.shape], 3, 2, 2)
+    assert not gathers_are_cheaper([features.shape], 3, 2, 0)
     for sampling_ratio in (2, 0):
         want = roi_align_reference(features, rois, (3, 2), 1.0, sampling_ratio, aligned)
         got = roi_align(features, rois, (3, 2), 1.0, sampling_ratio, aligned).numpy()
@@ -228,12 +225,12 @@ def test_roi_align_on_a_large_map_takes_the_gathers(aligned):
 
 def test_the_path_choice_follows_the_map_size():
     """The crossover the module notes give: 7 x 7 bins, ratio 2, 256 channels, one image."""
-    assert not _gathers_are_cheaper([(1, 32, 32, 256)], 7, 7, 2)
-    assert _gathers_are_cheaper([(1, 64, 64, 256)], 7, 7, 2)
-    assert _gathers_are_cheaper([(None, None, None, 256)], 7, 7, 2)  # unknown: gathers
-    assert not _gathers_are_cheaper([(None, None, None, 256)], 7, 7, 0)  # adaptive: matmuls
+    assert not gathers_are_cheaper([(1, 32, 32, 256)], 7, 7, 2)
+    assert gathers_are_cheaper([(1, 64, 64, 256)], 7, 7, 2)
+    assert gathers_are_cheaper([(None, None, None, 256)], 7, 7, 2)  # unknown: gathers
+    assert not gathers_are_cheaper([(None, None, None, 256)], 7, 7, 0)  # adaptive: matmuls
     pyramid = [(1, 64 >> i, 64 >> i, 256) for i in range(4)]
-    assert _gathers_are_cheaper(pyramid, 7, 7, 2)  # one gather vs a matmul per level
+    assert gathers_are_cheaper(pyramid, 7, 7, 2)  # one gather vs a matmul per level
 
 
 @pytest.mark.parametrize("path", ["gathers", "matmuls"])
@@ -420,7 +417,7 @@ def test_multilevel_roi_align_matches_the_loop_on_each_roi_level(
 ):
     pyramid, rois = _pyramid(size=size, levels=levels), _pyramid_rois(size=size)
     shapes = [m.shape for m in pyramid.values()]
-    assert _gathers_are_cheaper(shapes, 3, 2, sampling_ratio) == gathers
+    assert gathers_are_cheaper(shapes, 3, 2, sampling_ratio) == gathers
     got = multilevel_roi_align(pyramid, rois, (3, 2), sampling_ratio, aligned, canonical_size=16)
     target = fpn_levels_reference(rois[:, 1:], levels[0], levels[-1], 16, 4)
     assert len(set(target)) >= 3

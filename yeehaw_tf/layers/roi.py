@@ -16,14 +16,8 @@ from collections.abc import Mapping
 import keras
 
 from yeehaw_tf.ops.levels import level_key, sorted_levels
-from yeehaw_tf.ops.roi import (
-    _check_sampling_ratio,
-    _check_scale,
-    _pair,
-    multilevel_roi_align,
-    roi_align,
-    roi_pool,
-)
+from yeehaw_tf.ops.roi import multilevel_roi_align, roi_align, roi_pool
+from yeehaw_tf.ops.roi.arguments import check_sampling_ratio, check_scale, pair
 
 
 def _unpack(inputs, layer: str):
@@ -52,8 +46,8 @@ class RoIPool(keras.layers.Layer):
     def __init__(self, output_size, spatial_scale: float = 1.0, **kwargs):
         kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
-        self.output_size = _pair(output_size)
-        self.spatial_scale = _check_scale(spatial_scale)
+        self.output_size = pair(output_size)
+        self.spatial_scale = check_scale(spatial_scale)
 
     def call(self, inputs):
         features, rois = _unpack(inputs, "RoIPool")
@@ -97,9 +91,9 @@ class RoIAlign(keras.layers.Layer):
     ):
         kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
-        self.output_size = _pair(output_size)
-        self.spatial_scale = _check_scale(spatial_scale)
-        self.sampling_ratio = _check_sampling_ratio(sampling_ratio)
+        self.output_size = pair(output_size)
+        self.spatial_scale = check_scale(spatial_scale)
+        self.sampling_ratio = check_sampling_ratio(sampling_ratio)
         self.aligned = bool(aligned)
 
     def call(self, inputs):
@@ -155,8 +149,8 @@ class MultiLevelRoIAlign(keras.layers.Layer):
     ):
         kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
-        self.output_size = _pair(output_size)
-        self.sampling_ratio = _check_sampling_ratio(sampling_ratio)
+        self.output_size = pair(output_size)
+        self.sampling_ratio = check_sampling_ratio(sampling_ratio)
         self.aligned = bool(aligned)
         if isinstance(canonical_level, bool) or not isinstance(canonical_level, numbers.Integral):
             raise ValueError(f"canonical_level must be an int, got {canonical_level!r}")
