@@ -138,3 +138,19 @@ def test_a_two_layer_net_with_each_nonlinearity_fits_xor(activation):
         return layers.get_activation(activation)(keras.layers.Dense(8)(x))
 
     assert _fit_xor(hidden) == 1.0
+
+
+def test_channel_maxout_takes_tensorflow_addons_num_units(tmp_path):
+    """tfa's ``Maxout(num_units)`` names the outputs: groups of ``C // num_units`` adjacent
+    channels (tfa reshapes to ``[..., num_units, C // num_units]`` and takes the max)."""
+    x = np.random.default_rng(3).normal(size=(2, 3, 3, 12)).astype(np.float32)
+    layer = layers.ChannelMaxout(num_units=4)
+    np.testing.assert_array_equal(layer(x), x.reshape(2, 3, 3, 4, 3).max(-1))
+    assert layer.compute_output_shape((None, 3, 3, 12)) == (None, 3, 3, 4)
+    check_layer(layers.ChannelMaxout(num_units=6), x, tmp_path)
+    with pytest.raises(ValueError, match="not divisible by num_units=5"):
+        layers.ChannelMaxout(num_units=5)(x)
+    with pytest.raises(ValueError, match="not both"):
+        layers.ChannelMaxout(2, num_units=6)
+    with pytest.raises(ValueError, match="axis must be -1"):
+        layers.ChannelMaxout(num_units=4, axis=1)

@@ -224,3 +224,51 @@ def test_pool_conv_unpool_exports_to_builtin_tflite(tmp_path):
 def test_bad_arguments_are_named(make, name):
     with pytest.raises(ValueError, match=name):
         make()
+
+
+def _tfa_unpooled_shape(shape, pool, strides, padding):
+    """tensorflow-addons' ``_calculate_output_shape`` for ``MaxUnpooling2D``."""
+    batch, h, w, c = shape
+    if padding == "same":
+        return batch, h * strides[0], w * strides[1], c
+    return batch, (h - 1) * strides[0] + pool[0], (w - 1) * strides[1] + pool[1], c
+
+
+@pytest.mark.parametrize(
+    "shape, pool, strides, padding",
+    [
+        ((2, 4, 6, 3), (2, 2), (2, 2), "SAME"),
+        ((1, 5, 7, 2), (3, 3), (2, 2), "VALID"),  # (5 - 3) / 2 whole: the input size back
+        ((1, 6, 4, 2), (3, 2), (3, 1), "valid"),
+    ],
+)
+def test_unpool_takes_tensorflow_addons_arguments_and_call(shape, pool, strides, padding):
+    """tfa's ``MaxUnpooling2D(pool_size, strides, padding)(updates, mask)``: the output size is
+    tfa's, and the values land where the loop reference puts them."""
+    x = np.random.default_rng(11).normal(size=shape).astype(np.float32)
+    pooled, argmax = _pool_reference(x, pool, strides, padding.lower())
+    want_shape = _tfa_unpooled_shape(pooled.shape, pool, strides, padding.lower())
+    assert want_shape == shape
+    layer = MaxUnpooling2D(pool_size=pool, strides=strides, padding=padding)
+    got = layer(tf.constant(pooled, tf.float32), tf.constant(argmax))  # tfa's call
+    np.testing.assert_allclose(got, _unpool_reference(pooled, argmax, shape), atol=FLOAT32_ATOL)
+    assert layer.compute_output_shape(pooled.shape, argmax.shape) == want_shape
+    # in a functional model, saved and loaded with safe_mode
+    inputs = keras.Input(shape[1:])
+    p, a = MaxPoolingWithArgmax2D(pool, strides, padding.lower())(inputs)
+    model = keras.Model(
+        inputs, MaxUnpooling2D(pool_size=pool, strides=strides, padding=padding)(p, a)
+    )
+    assert tuple(model.output.shape[1:]) == shape[1:]
+    np.testing.assert_allclose(
+        model(x), _unpool_reference(pooled, argmax, shape), atol=FLOAT32_ATOL
+    )
+    clone = MaxUnpooling2D.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+
+
+def test_unpool_refuses_size_together_with_tensorflow_addons_arguments():
+    with pytest.raises(ValueError, match="not both"):
+        MaxUnpooling2D(size=3, pool_size=2)
+    with pytest.raises(ValueError, match="need pool_size"):
+        MaxUnpooling2D(strides=2)

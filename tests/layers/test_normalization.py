@@ -235,3 +235,12 @@ def test_per_example_norms_under_mixed_float16_normalise_the_uncast_input(kind, 
     np.testing.assert_allclose(out, _standardised(offset, groups), atol=1e-2)
     assert np.all(np.isfinite(out_large.numpy()))
     np.testing.assert_allclose(out_large, _standardised(large, groups), atol=2e-2)
+
+
+def test_instance_normalization_takes_tensorflow_addons_axis():
+    x = np.random.default_rng(4).normal(size=(2, 3, 3, 4)).astype(np.float32)
+    np.testing.assert_array_equal(
+        layers.InstanceNormalization(axis=-1)(x), layers.InstanceNormalization()(x)
+    )
+    with pytest.raises(ValueError, match="axis must be -1"):
+        layers.InstanceNormalization(axis=1)

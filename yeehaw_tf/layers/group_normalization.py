@@ -145,9 +145,17 @@ class GroupNormalization(_PerExampleNormalization):
 class InstanceNormalization(GroupNormalization):
     """Instance normalisation (Ulyanov et al., 2016): each channel of each example standardised
     over its spatial positions -- group normalisation with one channel per group.
+
+    ``axis``: tensorflow-addons' argument, accepted for ports; only the channels-last ``-1``.
     """
 
-    def __init__(self, epsilon: float = 1e-3, center: bool = True, scale: bool = True, **kwargs):
+    def __init__(
+        self, epsilon: float = 1e-3, center: bool = True, scale: bool = True, axis=-1, **kwargs
+    ):
+        if axis != -1:
+            raise ValueError(
+                f"InstanceNormalization: axis must be -1 (channels last), got {axis!r}"
+            )
         super().__init__(groups=-1, epsilon=epsilon, center=center, scale=scale, **kwargs)
 
     def get_config(self):

@@ -162,13 +162,50 @@ class MaxUnpooling2D(keras.layers.Layer):
 
     Args:
         size: int or pair ``(sy, sx)``, the upsampling factor used without ``like``.
+        pool_size, strides, padding: tensorflow-addons' arguments, accepted instead of ``size``
+            (``strides`` defaults to ``pool_size``, ``padding`` to ``"same"``); without ``like``
+            the output size is then tfa's, ``(h * sy, w * sx)`` for ``"same"`` and
+            ``((h - 1) * sy + py, (w - 1) * sx + px)`` for ``"valid"``.
+
+    tfa's call ``layer(updates, mask)`` works too: a second positional argument is the argmax.
 
     Output shape: ``(batch, H, W, C)``.
     """
 
-    def __init__(self, size=2, **kwargs):
+    def __init__(self, size=2, pool_size=None, strides=None, padding=None, **kwargs):
         super().__init__(**kwargs)
-        self.size = _pair(size, "size", "MaxUnpooling2D")
+        name = "MaxUnpooling2D"
+        self.size = _pair(size, "size", name)
+        tfa = pool_size is not None or strides is not None or padding is not None
+        if tfa and self.size != (2, 2):
+            raise ValueError(
+                f"{name}: give size or tensorflow-addons' pool_size/strides/padding, not both "
+                f"(got size={size!r}, pool_size={pool_size!r}, strides={strides!r})"
+            )
+        if tfa and pool_size is None:
+            raise ValueError(f"{name}: strides and padding need pool_size (tfa's arguments)")
+        self.pool_size = None if pool_size is None else _pair(pool_size, "pool_size", name)
+        self.strides = None
+        self.padding = None
+        if tfa:
+            self.strides = self.pool_size if strides is None else _pair(strides, "strides", name)
+            self.padding = _check_padding("same" if padding is None else padding, name)
+
+    def _unpooled(self, h, w):
+        """The output size without ``like``, from ``size`` or from tfa's arguments."""
+        if self.pool_size is None:
+            return tuple(
+                None if n is None else n * f for n, f in zip((h, w), self.size, strict=True)
+            )
+        out = []
+        for n, pool, stride in zip((h, w), self.pool_size, self.strides, strict=True):
+            if n is None:
+                out.append(None)
+            elif self.padding == "same":
+                out.append(n * stride)
+            else:
+                out.append((n - 1) * stride + pool)
+        return tuple(out)
 
     def _check_inputs(self, inputs):
         if not isinstance(inputs, list | tuple) or len(inputs) not in (2, 3):
@@ -177,27 +214,32 @@ class MaxUnpooling2D(keras.layers.Layer):
                 f"[values, argmax, like], got {inputs!r}"
             )
 
-    def call(self, inputs):
+    def call(self, inputs, argmax=None):
+        if argmax is not None:  # tfa's layer(updates, mask)
+            inputs = [inputs, argmax]
         self._check_inputs(inputs)
         values, argmax = inputs[0], inputs[1]
         if len(inputs) == 3:
             size = (_dim(inputs[2], 1), _dim(inputs[2], 2))
         else:
-            size = (_dim(values, 1) * self.size[0], _dim(values, 2) * self.size[1])
+            size = self._unpooled(_dim(values, 1), _dim(values, 2))
         return max_unpool(values, tf.cast(argmax, tf.int64), size)
 
-    def compute_output_shape(self, input_shape):
-        self._check_inputs(input_shape)
-        batch, h, w, c = _check_4d(tuple(input_shape[0]), "MaxUnpooling2D")
-        if len(input_shape) == 3:
-            like = input_shape[2]
+    def compute_output_shape(self, inputs_shape, argmax_shape=None):
+        if argmax_shape is not None:
+            inputs_shape = [inputs_shape, argmax_shape]
+        self._check_inputs(inputs_shape)
+        batch, h, w, c = _check_4d(tuple(inputs_shape[0]), "MaxUnpooling2D")
+        if len(inputs_shape) == 3:
+            like = inputs_shape[2]
             return (batch, like[1], like[2], c)
-        return (
-            batch,
-            None if h is None else h * self.size[0],
-            None if w is None else w * self.size[1],
-            c,
-        )
+        return (batch, *self._unpooled(h, w), c)
 
     def get_config(self):
-        return {**super().get_config(), "size": self.size}
+        return {
+            **super().get_config(),
+            "size": self.size,
+            "pool_size": self.pool_size,
+            "strides": self.strides,
+            "padding": self.padding,
+        }

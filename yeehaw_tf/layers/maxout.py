@@ -79,21 +79,45 @@ class ChannelMaxout(keras.layers.Layer):
 
     Args:
         num_pieces: channels per group (>= 2); the channel count must be divisible by it.
+        num_units: tensorflow-addons' ``Maxout(num_units)``, accepted instead of
+            ``num_pieces``: the number of outputs, so that ``num_pieces = C // num_units``.
+        axis: tfa's argument; only the last axis (``-1``) is supported.
 
     Input shape: ``(..., C)``. Output shape: ``(..., C // num_pieces)``.
     """
 
-    def __init__(self, num_pieces: int = 2, **kwargs):
+    def __init__(
+        self, num_pieces: int | None = None, num_units: int | None = None, axis=-1, **kwargs
+    ):
         super().__init__(**kwargs)
-        if not isinstance(num_pieces, int) or num_pieces < 2:
+        if axis != -1:
+            raise ValueError(f"ChannelMaxout: axis must be -1 (channels last), got {axis!r}")
+        if num_pieces is not None and num_units is not None:
             raise ValueError(
-                f"ChannelMaxout: num_pieces must be an integer >= 2, got {num_pieces!r}"
+                f"ChannelMaxout: give num_pieces or tfa's num_units, not both (got "
+                f"num_pieces={num_pieces!r}, num_units={num_units!r})"
             )
-        self.num_pieces = num_pieces
+        if num_units is not None and (not isinstance(num_units, int) or num_units < 1):
+            raise ValueError(f"ChannelMaxout: num_units must be an integer >= 1, got {num_units!r}")
+        if num_units is None:
+            num_pieces = 2 if num_pieces is None else num_pieces
+            if not isinstance(num_pieces, int) or num_pieces < 2:
+                raise ValueError(
+                    f"ChannelMaxout: num_pieces must be an integer >= 2, got {num_pieces!r}"
+                )
+        self.num_pieces = num_pieces  # None until build when num_units is given
+        self.num_units = num_units
 
     def build(self, input_shape):
         channels = input_shape[-1]
-        if channels is not None and channels % self.num_pieces:
+        if self.num_units is not None:
+            if channels is None or channels % self.num_units:
+                raise ValueError(
+                    f"ChannelMaxout: {channels} input channels are not divisible by "
+                    f"num_units={self.num_units}"
+                )
+            self.num_pieces = channels // self.num_units
+        elif channels is not None and channels % self.num_pieces:
             raise ValueError(
                 f"ChannelMaxout: {channels} input channels are not divisible by "
                 f"num_pieces={self.num_pieces}"
@@ -105,8 +129,11 @@ class ChannelMaxout(keras.layers.Layer):
         return ops.max(grouped, axis=-1)
 
     def compute_output_shape(self, input_shape):
+        if self.num_units is not None:
+            return (*input_shape[:-1], self.num_units)
         channels = input_shape[-1]
         return (*input_shape[:-1], None if channels is None else channels // self.num_pieces)
 
     def get_config(self):
-        return {**super().get_config(), "num_pieces": self.num_pieces}
+        config = {**super().get_config(), "num_units": self.num_units}
+        return {**config, "num_pieces": None if self.num_units is not None else self.num_pieces}
