@@ -60,12 +60,16 @@ def _pair(x, y, x_name: str, y_name: str) -> tuple[tf.Tensor, tf.Tensor]:
             f"{y_name}: {y.shape}"
         )
     if not (x.shape.is_fully_defined() and y.shape.is_fully_defined()):
-        # unknown dimensions (tf.function with None in the signature): check when run
-        tf.debugging.assert_equal(
+        # unknown dimensions (tf.function with None in the signature): check when run, before
+        # anything reads x or y (a graph may otherwise run a broadcasting op first and fail
+        # with its own message)
+        same = tf.debugging.assert_equal(
             tf.shape(x),
             tf.shape(y),
             message=f"{x_name} and {y_name} must have the same shape",
         )
+        with tf.control_dependencies([same] if same is not None else []):
+            x, y = tf.identity(x), tf.identity(y)
     return x, y
 
 
