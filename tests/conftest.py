@@ -50,3 +50,37 @@ def two_replicas() -> tf.distribute.MirroredStrategy:
     from yeehaw_tf.training.strategy import mirrored_strategy
 
     return mirrored_strategy(["/cpu:0", "/cpu:1"])
+
+
+def _modules_with_module_fixtures() -> set[str]:
+    """Test files (as nodeid prefixes) that define a module-scoped fixture."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    found = set()
+    for folder, _, files in os.walk(os.path.join(root, "tests")):
+        for name in files:
+            if name.startswith("test_") and name.endswith(".py"):
+                path = os.path.join(folder, name)
+                with open(path) as f:
+                    if 'scope="module"' in f.read():
+                        found.add(os.path.relpath(path, root).replace(os.sep, "/"))
+    return found
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``-n N`` (xdist's ``load``): tests spread one by one, except that a module with a
+    module-scoped fixture (a trained run, a scorer) goes to one worker whole, so the fixture is
+    built once rather than once per worker that draws one of its tests (``--dist loadgroup``
+    would do this, but its marks do not reach the nodeids under pytest 9). Grouped modules are
+    sent first, largest first, so no long module is left to run alone at the end."""
+    if config.getvalue("dist") != "load":
+        return None  # another --dist asked for: xdist's own
+    from xdist.scheduler import LoadScopeScheduling
+
+    grouped = _modules_with_module_fixtures()
+
+    class ModuleFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in grouped else nodeid
+
+    return ModuleFixtureScheduling(config, log)

@@ -1,4 +1,5 @@
-"""Bad inputs, one group per row of the README's "Bad inputs" table, and what each one does.
+"""Bad inputs, one group per row of the "Bad input, written down" table (docs/training.md),
+and what each one does.
 
 Every case must fail with an error that names the problem (which argument or file, and what was
 expected), up front where a check can be made up front (from the command line: a non-zero exit,
@@ -109,7 +110,7 @@ def run(tmp_path_factory, data_dir) -> TrainConfig:
 )
 def test_saved_model_refuses_numpy_images_of_another_dtype(run, images):
     """The raw signature casts NumPy arrays to uint8 before the graph runs (TensorFlow's
-    conversion, documented in the README); yeehaw_tf.export.ServingModel checks first."""
+    conversion, documented in docs/export.md); yeehaw_tf.export.ServingModel checks first."""
     export_dir = os.path.join(run.workdir, "export")
     before = _hashes(export_dir)
     path = os.path.join(export_dir, "saved_model")

@@ -4,6 +4,7 @@ that exist, every quoted script or module exists, and every relative link resolv
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 import re
 
@@ -68,3 +69,30 @@ def test_relative_links_resolve():
             if not os.path.exists(os.path.join(os.path.dirname(page), target)):
                 broken.append((os.path.basename(page), target))
     assert not broken, broken
+
+
+def _make_pictures():
+    spec = importlib.util.spec_from_file_location(
+        "make_pictures", os.path.join(REPO, "docs", "make_pictures.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_make_pictures_runs_name_existing_flags_and_every_run_picture_is_shown(train_flags):
+    """``docs/make_pictures.py --runs`` trains with flags that exist, and each picture it makes
+    is linked from a page (the function plots are drawn by tests/analysis/test_plots.py)."""
+    make_pictures = _make_pictures()
+    pages = "".join(open(page).read() for page in PAGES)
+    for picture, (_, commands, _) in make_pictures.RUNS.items():
+        assert f"images/{picture}" in pages, picture
+        for command in commands:
+            if command[0].endswith("train.py"):
+                for arg in command[1:]:
+                    flag = re.match(r"--(?:no)?([a-z][a-z0-9_]*)", arg).group(1)
+                    assert flag in train_flags, (picture, flag)
+    for picture in ("activations.png", "schedules.png", "optimizer_paths.png"):
+        assert f"images/{picture}" in pages, picture
+    with pytest.raises(ValueError, match="unknown picture 'nope.png'"):
+        make_pictures.draw_runs("/nonexistent", "/nonexistent", ["nope.png"])

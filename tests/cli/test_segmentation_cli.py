@@ -10,8 +10,9 @@ from tests.helpers import run_cli
 
 @pytest.mark.slow
 def test_unet_on_shapes_reaches_mean_iou_0_8_and_exports(tmp_path, data_dir):
-    """The README's command on the 32x32 config (the 64x64 default takes minutes: its measured
-    result, 0.9756 in 7.6 min on a busy 2-core machine, is in the README and the issue note)."""
+    """The command of docs/dense_prediction.md on the 32x32 config (the 64x64 default takes
+    minutes: its measured result, 0.9756 in 7.6 min on a busy 2-core machine, is on that page
+    and in the issue note)."""
     workdir = tmp_path / "seg"
     result = run_cli(
         "train.py",

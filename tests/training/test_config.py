@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from yeehaw_tf.training import TrainConfig
@@ -76,3 +77,20 @@ def test_bad_values_are_named(kwargs, match):
 def test_a_batch_larger_than_the_data_is_refused():
     with pytest.raises(ValueError, match="larger than the training split"):
         TrainConfig(workdir="w", batch_size=128).total_steps(100)
+
+
+def test_an_unset_warmup_is_the_tasks_default_and_a_given_one_wins():
+    """``--warmup_steps`` not given: the task's warm-up (detection: a tenth of the run; the
+    others none); given, even as 0, it is used as is. The schedule's values are checked
+    against the linear ramp ``lr * (step + 1) / warmup`` of the first steps... via its own
+    value at the end of the warm-up (the peak)."""
+    detection = make_config(workdir="w", task="detection")
+    assert detection.warmup_steps is None and detection.warmup(992) == 99
+    assert make_config(workdir="w", task="detection", warmup_steps=0).warmup(992) == 0
+    assert make_config(workdir="w", task="detection", warmup_steps=7).warmup(992) == 7
+    assert make_config(workdir="w").warmup(992) == 0  # classification
+    schedule = detection.schedule(992)
+    assert float(schedule(0)) < 0.05 * detection.learning_rate  # ramping up from 0
+    np.testing.assert_allclose(float(schedule(99)), detection.learning_rate, rtol=1e-6)
+    flat = make_config(workdir="w", task="detection", warmup_steps=0).schedule(992)
+    np.testing.assert_allclose(float(flat(0)), detection.learning_rate, rtol=1e-6)

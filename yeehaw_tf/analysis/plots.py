@@ -110,7 +110,7 @@ def plot_optimizer_paths(path: str) -> str:
             gy,
             fn(np.stack([gx, gy])),
             levels=np.logspace(-2, 3.5, 20),
-            cmap="Greys",
+            colors="0.7",
             linewidths=0.6,
         )
         for name, optimizer in optimizers.items():

@@ -81,8 +81,10 @@ class TrainConfig:
     )
     lr_decay_rate: float = option(0.5, "exponential/inverse: the decay rate.")
     end_learning_rate: float = option(0.0, "linear/cosine: the final learning rate.")
-    warmup_steps: int = option(
-        0, "Linear warm-up from 0 before the schedule (inverse_sqrt: its own)."
+    warmup_steps: int | None = option(
+        None,
+        "Linear warm-up from 0 before the schedule (inverse_sqrt: its own). Default: the "
+        "task's (none; detection: the first tenth of the run).",
     )
     momentum: float | None = option(None, "Momentum for sgd/momentum/nesterov/rmsprop only.")
     weight_decay: float = option(
@@ -160,7 +162,8 @@ class TrainConfig:
         # The schedule is plain Python and is built to validate it (the warm-up is checked again
         # against the real number of steps once the dataset size is known); the optimizer is
         # only checked: building one creates TF variables, which must wait for the strategy.
-        self.schedule(total_steps=self.train_steps or 2**31 - 1)  # epochs: length not known yet
+        # (epochs: the length is not known yet, nor the task's default warm-up, a share of it)
+        self.schedule(total_steps=self.train_steps or 2**31 - 1, task_warmup=False)
         check_optimizer_options(
             self.optimizer, self.momentum, self.weight_decay, self.clipnorm, self.global_clipnorm
         )
@@ -176,8 +179,17 @@ class TrainConfig:
     def dataset(self) -> str:
         return self.options.dataset
 
-    def schedule(self, total_steps: int):
-        """The learning-rate schedule these options describe, over ``total_steps``."""
+    def warmup(self, total_steps: int) -> int:
+        """The warm-up steps of a run of ``total_steps``: ``warmup_steps``, or when it is not
+        given the task's :meth:`~yeehaw_tf.training.tasks.Task.default_warmup_steps`."""
+        if self.warmup_steps is not None:
+            return self.warmup_steps
+        return get_task(self.task).default_warmup_steps(total_steps)
+
+    def schedule(self, total_steps: int, task_warmup: bool = True):
+        """The learning-rate schedule these options describe, over ``total_steps``
+        (``task_warmup=False``: without the task's default warm-up, to check the options)."""
+        warmup = self.warmup(total_steps) if task_warmup else self.warmup_steps or 0
         return make_schedule(
             self.lr_schedule,
             self.learning_rate,
@@ -187,7 +199,7 @@ class TrainConfig:
             decay_steps=self.lr_decay_steps,
             decay_rate=self.lr_decay_rate,
             end_learning_rate=self.end_learning_rate,
-            warmup_steps=self.warmup_steps,
+            warmup_steps=warmup,
         )
 
     def build_optimizer(self, total_steps: int):

@@ -158,6 +158,12 @@ class Task:
     def build_models(self) -> dict[str, keras.Model]:
         raise NotImplementedError(f"{type(self).__name__} builds no models")
 
+    @classmethod
+    def default_warmup_steps(cls, total_steps: int) -> int:
+        """The linear learning-rate warm-up a run of ``total_steps`` gets when
+        ``--warmup_steps`` is not given (by default none)."""
+        return 0
+
     def build_optimizers(
         self, make_optimizer: Callable[[], keras.optimizers.Optimizer], models: Mapping
     ) -> dict[str, keras.optimizers.Optimizer]:

@@ -101,6 +101,14 @@ class DetectionTask(ImageTask):
     name = "detection"
     Options = DetectionOptions
 
+    @classmethod
+    def default_warmup_steps(cls, total_steps: int) -> int:
+        """A tenth of the run warms the learning rate up (Detectron's RetinaNet recipe warms up
+        too). Without it the default run (``retinanet_small``, Adam 3e-3, 992 steps) lost its
+        classification subnet within 150 steps (its loss stuck at 0.646, test AP 0.0005),
+        while the box subnet went on learning; with 100 warm-up steps it trains normally."""
+        return total_steps // 10
+
     def __init__(self, options, **kwargs):
         super().__init__(options, **kwargs)
         self.family = get_detector(options.model)
