@@ -9,14 +9,8 @@ import pytest
 import tensorflow as tf
 
 from yeehaw_tf.models import build, get_detector
-from yeehaw_tf.models.detection.ssd import (
-    SMALL,
-    SSD,
-    DefaultBoxGenerator,
-    ScaledL2Normalization,
-    SSDConfig,
-    hard_negative_mask,
-)
+from yeehaw_tf.models.detection.ssd import SMALL, SSD, SSDConfig, hard_negative_mask
+from yeehaw_tf.models.detection.ssd_parts import DefaultBoxGenerator, ScaledL2Normalization
 from yeehaw_tf.ops import encode_boxes
 
 
