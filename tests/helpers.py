@@ -6,6 +6,9 @@ import os
 import subprocess
 import sys
 
+# Set by Bazel in its test targets: the tests then run in a sandbox over the runfiles, not in
+# the checkout.
+UNDER_BAZEL = "TEST_SRCDIR" in os.environ
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Tolerances, in one place.

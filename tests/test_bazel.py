@@ -11,13 +11,15 @@ import sys
 
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import REPO, UNDER_BAZEL
 
 BAZEL = shutil.which("bazel")
 
 
 @pytest.fixture(scope="module")
 def bazel() -> str:
+    if UNDER_BAZEL:
+        pytest.skip("runs Bazel on the checkout: not from inside a Bazel test's sandbox")
     if BAZEL is None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("CI=true but bazel is not installed (apt-get install bazel-bootstrap)")
