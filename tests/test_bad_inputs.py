@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -473,6 +474,32 @@ def test_a_different_model_in_the_same_workdir_is_refused(run):
         lenet = dataclasses.replace(run.options, model="lenet5")
         run_experiment(dataclasses.replace(run, options=lenet), verbose=0)
     _assert_intact(before, run.workdir)
+
+
+def test_a_record_from_before_task_warmups_resumes_and_another_warmup_is_refused(run):
+    """Records written before ``--warmup_steps`` defaulted to the task's said 0 for "none": the
+    same run re-run resumes; a record of a different warm-up is a different run."""
+    from yeehaw_tf.training.experiment import _check_workdir
+    from yeehaw_tf.training.runs import CONFIG_FILE
+
+    path = os.path.join(run.workdir, CONFIG_FILE)
+    with open(path) as f:
+        original = f.read()
+    record = json.loads(original)
+    total = record["total_steps"]
+    try:
+        for recorded, refused in ((0, False), (None, False), (5, True)):
+            record["train"]["warmup_steps"] = recorded
+            with open(path, "w") as f:
+                json.dump(record, f)
+            if refused:
+                with pytest.raises(ValueError, match=r"different run \(warmup_steps: 5 -> 0\)"):
+                    _check_workdir(run.workdir, run, total)
+            else:
+                _check_workdir(run.workdir, run, total)
+    finally:
+        with open(path, "w") as f:
+            f.write(original)
 
 
 def _foreign_checkpoint(directory) -> str:
