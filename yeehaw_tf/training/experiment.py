@@ -98,7 +98,7 @@ def _check_workdir(workdir: str, config: TrainConfig, total_steps: int) -> None:
     current = json.loads(json.dumps({**config.to_dict(), "total_steps": total_steps}))
     # the warm-up the schedule used, not how it was asked for (records before the task
     # defaults wrote 0 for "none"; an unset one is the task's default)
-    if previous.get("warmup_steps") is None and previous.get("task") in (None, config.task):
+    if previous.get("warmup_steps") is None:  # another task is reported by "task" itself
         steps = previous["total_steps"] or total_steps
         previous["warmup_steps"] = get_task(config.task).default_warmup_steps(steps)
     current["warmup_steps"] = config.warmup(total_steps)
