@@ -27,6 +27,7 @@ from yeehaw_tf.data.datasets import (
     validate_dataset_name,
 )
 from yeehaw_tf.data.pipeline import resize_images
+from yeehaw_tf.data.shuffling import shuffled_forever
 
 __all__ = [
     "MAX_BOXES",
@@ -170,7 +171,7 @@ def detection_pipeline(
     if cache:
         ds = ds.cache()
     if training:
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+        ds = shuffled_forever(ds, shuffle_buffer, seed)
         mirrors = flip and not policy.flips
         augment_example = None
         if policy.name != "none":

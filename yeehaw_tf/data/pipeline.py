@@ -14,6 +14,7 @@ from yeehaw_tf.data.augmentation import (
     mixing_augmenter,
     segmentation_augmenter,
 )
+from yeehaw_tf.data.shuffling import shuffled_forever
 
 Augment = Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
 
@@ -154,7 +155,7 @@ def _batched(
     if cache:
         ds = ds.cache()
     if training:
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+        ds = shuffled_forever(ds, shuffle_buffer, seed)
         if augment is not None:
             ds = ds.map(augment, **parallel)
         if per_example is not None:

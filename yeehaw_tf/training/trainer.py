@@ -441,7 +441,7 @@ class Trainer:
             model = fit_bridge.TaskModel(self)
             model.compile(optimizer=self.optimizer, jit_compile=False)
         history = model.fit(
-            dataset.skip(start),
+            self._distribute(dataset.skip(start)),  # as the custom loop splits the batches
             epochs=1,
             steps_per_epoch=total_steps - start,
             callbacks=[

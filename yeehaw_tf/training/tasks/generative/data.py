@@ -6,6 +6,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from yeehaw_tf.data.datasets import load_classification
+from yeehaw_tf.data.shuffling import shuffled_forever
 from yeehaw_tf.training.tasks.base import TaskData
 from yeehaw_tf.training.tasks.images import check_splits
 
@@ -43,5 +44,5 @@ def image_pipeline(
     (the order depends only on ``seed``)."""
     ds = dataset.map(lambda image, label: to_unit(image)).cache()
     if training:
-        ds = ds.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True).repeat()
+        ds = shuffled_forever(ds, SHUFFLE_BUFFER, seed)
     return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)

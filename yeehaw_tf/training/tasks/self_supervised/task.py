@@ -23,6 +23,7 @@ from yeehaw_tf.atomic import atomic_write_text
 from yeehaw_tf.data.datasets import load_classification
 from yeehaw_tf.data.digit_scenes import digit_scene, scene_seed
 from yeehaw_tf.data.pipeline import resize_images
+from yeehaw_tf.data.shuffling import shuffled_forever
 from yeehaw_tf.data.tint import tint_radially
 from yeehaw_tf.layers import ChannelStandardization
 from yeehaw_tf.models.classification.small_resnet import small_resnet
@@ -127,7 +128,7 @@ class SelfSupervisedTask(ImageTask):
     def _pipeline(self, dataset, batch_size, training, seed):
         ds = dataset.map(lambda image, label: (tf.cast(image, tf.float32), label)).cache()
         if training:
-            ds = ds.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True).repeat()
+            ds = shuffled_forever(ds, SHUFFLE_BUFFER, seed)
         if self.method.views:
             ds = ds.enumerate().map(
                 two_views(seed), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
