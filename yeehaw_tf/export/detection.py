@@ -7,7 +7,10 @@ Checks. The SavedModel and the float32 TFLite file must give the Keras model's d
 Keras detection (above the score threshold) is matched to the file's detection of the same class
 with the highest IoU, which must be at least ``MATCH_IOU`` with a score within ``MATCH_SCORE``,
 and the COCO AP must agree within ``MAX_EXACT_AP_DIFF``. (Detections are compared by matching,
-not slot by slot: two detections whose scores tie within float rounding may swap places.) Every
+not slot by slot: two detections whose scores tie within float rounding may swap places. Nor
+must NMS break a tie the same way: when two boxes overlap enough to suppress each other (IoU
+above the post-processor's NMS threshold) and score within ``MATCH_SCORE`` of each other, either
+may be kept; such a pair counts as a ``tie_swap``, not as a mismatch.) Every
 format's COCO AP50 (our ``coco_map``, equal to pycocotools) may drop by at most
 ``MAX_AP50_DROP`` from the Keras value; AP is reported for every format (int8 loses some of its
 localisation precision: AP75, not AP50).
@@ -43,12 +46,17 @@ def _pair_iou(box, boxes):
     return inter / np.maximum(area(box) + area(boxes) - inter, 1e-12)
 
 
-def match_detections(outputs, reference, score_floor: float) -> dict:
+def match_detections(outputs, reference, score_floor: float, nms_iou: float | None = None) -> dict:
     """How well ``outputs`` reproduce ``reference`` (both serving outputs): over every
     reference detection scoring above ``score_floor`` (and clear of a full list's last score,
     which a tie may push out), the lowest IoU with the best same-class detection of
-    ``outputs``, the largest score difference to it, and how many found none."""
-    worst_iou, worst_score, unmatched = 1.0, 0.0, 0
+    ``outputs``, the largest score difference to it, and how many found none.
+
+    With ``nms_iou`` (the NMS threshold both were made with), a best match below ``MATCH_IOU``
+    that overlaps the reference box by more than ``nms_iou`` with a score within
+    ``MATCH_SCORE`` is the other side of an NMS tie (either box suppresses the other): it is
+    counted in ``tie_swaps`` and left out of ``matched_min_iou``."""
+    worst_iou, worst_score, unmatched, swaps = 1.0, 0.0, 0, 0
     for i, count in enumerate(reference["num_detections"]):
         count = int(count)
         scores = reference["scores"][i, :count]
@@ -64,12 +72,19 @@ def match_detections(outputs, reference, score_floor: float) -> dict:
                 continue
             overlaps = _pair_iou(reference["boxes"][i, j], boxes[same])
             best = same[int(np.argmax(overlaps))]
-            worst_iou = min(worst_iou, float(overlaps.max()))
-            worst_score = max(worst_score, abs(float(outputs["scores"][i, best] - scores[j])))
+            iou = float(overlaps.max())
+            difference = abs(float(outputs["scores"][i, best] - scores[j]))
+            worst_score = max(worst_score, difference)
+            if iou < MATCH_IOU and nms_iou is not None and iou > nms_iou:
+                if difference <= MATCH_SCORE:
+                    swaps += 1
+                    continue
+            worst_iou = min(worst_iou, iou)
     return {
         "matched_min_iou": worst_iou,
         "matched_max_score_diff": worst_score,
         "unmatched": unmatched,
+        "tie_swaps": swaps,
     }
 
 
@@ -136,6 +151,7 @@ def detection_spec(
     representative_images: np.ndarray,
     class_ids: Sequence[int],
     score_floor: float = 0.05,
+    nms_iou: float | None = None,
     metadata: Mapping | None = None,
     gt_masks: np.ndarray | None = None,
 ) -> ServingSpec:
@@ -148,6 +164,8 @@ def detection_spec(
         class_ids: the dataset's classes (COCO's category set).
         score_floor: the post-processor's score threshold (detections just above it may come
             and go between formats and are not matched).
+        nms_iou: the post-processor's NMS IoU threshold: two boxes overlapping by more, with
+            scores within ``MATCH_SCORE``, are a tie either may win (see the module doc).
         gt_masks: ``[N, M, H, W]`` instance masks of the ground truth, for detectors that
             also serve ``masks`` (Mask R-CNN): mask AP is then scored and checked too.
     """
@@ -176,7 +194,7 @@ def detection_spec(
     keras_ap = {}
 
     def compare(format_name, outputs, reference):
-        entries = match_detections(outputs, reference, score_floor + 1e-3)
+        entries = match_detections(outputs, reference, score_floor + 1e-3, nms_iou)
         if format_name not in EXACT_FORMATS:
             return entries, True
         if not keras_ap:

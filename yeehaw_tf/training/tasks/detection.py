@@ -295,6 +295,7 @@ class DetectionTask(ImageTask):
             representative_images=representative,
             class_ids=list(range(self.num_classes)),
             score_floor=self.post_processor.score_threshold,
+            nms_iou=self.post_processor.iou_threshold,
             metadata={
                 "task": self.name,
                 "class_names": list(self.class_names),
