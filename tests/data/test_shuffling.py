@@ -29,5 +29,5 @@ def test_every_iterator_replays_tf_datas_first_iterator_order():
 def test_the_stream_is_known_to_be_infinite_and_rejects_a_bad_buffer():
     stream = shuffled_forever(tf.data.Dataset.range(5), 4, seed=0)
     assert int(stream.cardinality()) == tf.data.INFINITE_CARDINALITY
-    with pytest.raises(ValueError, match="buffer_size must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="shuffle_buffer must be a positive integer, got 0"):
         shuffled_forever(tf.data.Dataset.range(5), 0, seed=0)

@@ -15,12 +15,13 @@ from __future__ import annotations
 import tensorflow as tf
 
 
-def shuffled_forever(dataset: tf.data.Dataset, buffer_size: int, seed: int) -> tf.data.Dataset:
+def shuffled_forever(dataset: tf.data.Dataset, shuffle_buffer: int, seed: int) -> tf.data.Dataset:
     """``dataset`` shuffled with ``seed`` (a new order each epoch) and repeated; every iterator
-    over the result yields the same stream."""
-    if buffer_size < 1:
-        raise ValueError(f"shuffle buffer_size must be a positive integer, got {buffer_size}")
+    over the result yields the same stream. ``shuffle_buffer`` is the pipelines' argument of
+    that name (``tf.data.Dataset.shuffle``'s ``buffer_size``)."""
+    if shuffle_buffer < 1:
+        raise ValueError(f"shuffle_buffer must be a positive integer, got {shuffle_buffer}")
     stream = tf.data.Dataset.range(1).flat_map(
-        lambda _: dataset.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True).repeat()
+        lambda _: dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
     )
     return stream.apply(tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY))

@@ -75,11 +75,11 @@ def match_detections(outputs, reference, score_floor: float, nms_iou: float | No
             iou = float(overlaps.max())
             difference = abs(float(outputs["scores"][i, best] - scores[j]))
             worst_score = max(worst_score, difference)
-            if iou < MATCH_IOU and nms_iou is not None and iou > nms_iou:
-                if difference <= MATCH_SCORE:
-                    swaps += 1
-                    continue
-            worst_iou = min(worst_iou, iou)
+            tie = nms_iou is not None and nms_iou < iou < MATCH_IOU and difference <= MATCH_SCORE
+            if tie:
+                swaps += 1
+            else:
+                worst_iou = min(worst_iou, iou)
     return {
         "matched_min_iou": worst_iou,
         "matched_max_score_diff": worst_score,
