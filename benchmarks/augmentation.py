@@ -10,15 +10,16 @@ Jobs: ``digits`` (8 x 8 grey) and ``shapes`` (``shapes/32x32``, RGB) through
 Every policy of the job's kind gets its own pipeline (``training=True``: cache, seeded shuffle,
 repeat, the policy, batch, prefetch), built in this one process. After a warm-up of more than
 one epoch (the cache is full, the map functions are traced), rounds of ``--batches`` batches
-are timed, interleaved across the policies, and the median examples/s is kept. Ratio =
-policy / ``none``; 1.0 means the policy costs nothing. Nothing trains: this is the input alone,
-the most it could slow a step that waits for it.
+are timed, interleaved across the policies; min / median / max examples/s are reported.
+Ratio = policy / ``none`` of the medians; 1.0 means the policy costs nothing. Nothing trains:
+this is the input alone, the most it could slow a step that waits for it.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -26,7 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
-from reporting import add_markdown_flag, interleaved_medians, markdown_table, print_markdown  # noqa: E402
+from reporting import add_markdown_flag, interleaved_timings, markdown_table, print_markdown, spread  # noqa: E402
 
 from yeehaw_tf.data import (  # noqa: E402
     classification_pipeline,
@@ -45,7 +46,7 @@ LABELS = {
     "detection": "`shapes/32x32` + masks, detection",
 }
 HOW_TO_READ = """\
-Ratio = examples/s with the policy / examples/s of the same pipeline without augmentation,
+Ratio = median examples/s with the policy / that of the same pipeline without augmentation,
 measured in the same process with interleaved rounds. Per-example policies run inside the
 tf.data map (one example at a time, so every draw is a stateless function of the example's
 position); the tf.data threads share the machine's cores with each other and, in training,
@@ -96,13 +97,13 @@ def _runner(dataset: tf.data.Dataset, batches: int, warmup: int):
     return run
 
 
-def measure(job: str, args) -> dict[str, float]:
-    """Median examples/s of each policy's training pipeline for ``job``."""
+def measure(job: str, args) -> dict[str, list[float]]:
+    """Every round's examples/s of each policy's training pipeline for ``job``."""
     pipelines, num_train = _pipelines(job, args)
     warmup = num_train // args.batch_size + 2  # more than one epoch: the cache is full
     runners = {name: _runner(dataset, args.batches, warmup) for name, dataset in pipelines.items()}
-    seconds = interleaved_medians(runners, args.repeats)
-    return {name: args.batches * args.batch_size / s for name, s in seconds.items()}
+    seconds = interleaved_timings(runners, args.repeats)
+    return {name: [args.batches * args.batch_size / s for s in v] for name, v in seconds.items()}
 
 
 def main() -> None:
@@ -121,15 +122,17 @@ def main() -> None:
     rows = []
     for job in jobs:
         rates = measure(job, args)
+        none = statistics.median(rates["none"])
         for name, rate in rates.items():
-            rows.append([LABELS[job], name, rate, rate / rates["none"]])
+            rows.append([LABELS[job], name, spread(rate), statistics.median(rate) / none])
     if args.markdown:
         print_markdown(
-            f"Training pipelines, batch {args.batch_size}; median of {args.repeats} interleaved "
-            f"rounds of {args.batches} batches after more than one epoch of warm-up.",
+            f"Training pipelines, batch {args.batch_size}; min / median / max of {args.repeats} "
+            f"interleaved rounds of {args.batches} batches after more than one epoch of "
+            "warm-up; ratios of medians.",
             markdown_table(
-                ["data", "policy", "examples/s", "vs none"],
-                [[job, name, f"{rate:.0f}", f"{ratio:.2f}"] for job, name, rate, ratio in rows],
+                ["data", "policy", "examples/s (min / median / max)", "vs none"],
+                [[job, name, rate, f"{ratio:.2f}"] for job, name, rate, ratio in rows],
                 left=2,
             ),
             HOW_TO_READ,
@@ -137,11 +140,11 @@ def main() -> None:
         return
     print(
         f"TensorFlow {tf.__version__}, Keras {keras.__version__}; batch {args.batch_size}, "
-        f"median of {args.repeats} rounds of {args.batches} batches"
+        f"min / median / max of {args.repeats} rounds of {args.batches} batches, ratios of medians"
     )
-    print(f"{'data':<36}{'policy':<16}{'examples/s':>12}{'vs none':>9}")
+    print(f"{'data':<36}{'policy':<16}{'examples/s min/med/max':>26}{'vs none':>9}")
     for job, name, rate, ratio in rows:
-        print(f"{job:<36}{name:<16}{rate:>12.0f}{ratio:>9.2f}")
+        print(f"{job:<36}{name:<16}{rate:>26}{ratio:>9.2f}")
 
 
 if __name__ == "__main__":

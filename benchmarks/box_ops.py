@@ -27,14 +27,15 @@ Three comparisons, each of two compiled ``tf.function``s on the same inputs:
 
 Each function is traced and warmed up first (tracing is not timed). Then, in each of
 ``--rounds`` interleaved rounds, each function runs for about ``--round-seconds`` (a call
-count fixed after the warm-up); the table shows the median time per call over the rounds.
-Ratio = ours / baseline time (lower is faster).
+count fixed after the warm-up); the table shows the min / median / max time per call over the
+rounds. Ratio = ours / baseline of the median times (lower is faster).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -42,11 +43,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from reporting import spread  # noqa: E402
 
 from yeehaw_tf.ops import iou, nms, roi_align  # noqa: E402
 from yeehaw_tf.ops.roi.costs import gathers_are_cheaper  # noqa: E402
 
 IMAGE = 1024.0
+MS = "{:.2f}"  # milliseconds, as printed
 
 
 def detections(n: int, rng, objects: int = 50) -> tuple[np.ndarray, np.ndarray]:
@@ -75,8 +78,8 @@ def crop_and_resize_roi_align(features, rois, output_size, spatial_scale, sampli
     return tf.nn.avg_pool2d(crops, sampling_ratio, sampling_ratio, "VALID")
 
 
-def median_times(functions: dict, args: tuple, rounds: int, round_seconds: float) -> dict:
-    """Median seconds per call of each function, over interleaved rounds."""
+def round_times(functions: dict, args: tuple, rounds: int, round_seconds: float) -> dict:
+    """Seconds per call of each function in each of the interleaved rounds."""
     calls = {}
     for name, f in functions.items():
         f(*args)  # trace
@@ -91,7 +94,7 @@ def median_times(functions: dict, args: tuple, rounds: int, round_seconds: float
                 result = f(*args)
             np.asarray(result[0])
             times[name].append((time.perf_counter() - began) / calls[name])
-    return {name: float(np.median(t)) for name, t in times.items()}
+    return times
 
 
 def nms_functions(boxes, yxyx, scores, k: int) -> dict:
@@ -112,7 +115,7 @@ def nms_rows(rng, rounds, round_seconds):
             functions = nms_functions(boxes, yxyx, scores, k)
             ours, theirs = functions["ours"]()[0].numpy(), functions["kernel"]()[0].numpy()
             same = "identical" if np.array_equal(ours, theirs) else "DIFFERENT"
-            t = median_times(functions, (), rounds, round_seconds)
+            t = round_times(functions, (), rounds, round_seconds)
             name = f"nms {n} boxes, max_outputs {k} ({len(ours)} kept)"
             rows.append((name, t["ours"], t["kernel"], same))
             rows.append(("  same, vs non_max_suppression_padded", t["ours"], t["padded"], ""))
@@ -158,7 +161,7 @@ def roi_align_case(rng, rounds, round_seconds, count, size, channels):
         f"{inside.sum()} inside RoIs"
     )
     paths_diff = np.abs(functions["other"]()[0].numpy() - ours).max()
-    t = median_times(functions, (), rounds, round_seconds)
+    t = round_times(functions, (), rounds, round_seconds)
     name = f"roi_align {count} RoIs, {size}x{size}x{channels}"
     return [
         (f"{name} ({chosen})", t["ours"], t["crop_and_resize"], check),
@@ -179,7 +182,7 @@ def iou_rows(rng, rounds, round_seconds):
             ),
         }
         diff = np.abs(functions["ours"]()[0].numpy() - functions["keras"]()[0].numpy()).max()
-        t = median_times(functions, (), rounds, round_seconds)
+        t = round_times(functions, (), rounds, round_seconds)
         rows.append((f"iou {n} x {m}", t["ours"], t["keras"], f"max |diff| {diff:.1e}"))
     return rows
 
@@ -192,8 +195,9 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     print(
-        f"TensorFlow {tf.__version__}, Keras {keras.__version__}; median of {args.rounds} "
-        f"interleaved rounds of ~{args.round_seconds} s per function, tracing excluded"
+        f"TensorFlow {tf.__version__}, Keras {keras.__version__}; min / median / max of "
+        f"{args.rounds} interleaved rounds of ~{args.round_seconds} s per function, tracing "
+        "excluded; ratios of medians"
     )
     began = time.perf_counter()
     rows = (
@@ -201,9 +205,11 @@ def main() -> None:
         + roi_align_rows(rng, args.rounds, args.round_seconds)
         + iou_rows(rng, args.rounds, args.round_seconds)
     )
-    print(f"{'case':<50}{'ours ms':>10}{'base ms':>10}{'ratio':>8}  check")
+    print(f"{'case':<50}{'ours ms min/med/max':>28}{'base ms min/med/max':>28}{'ratio':>8}  check")
     for name, ours, base, check in rows:
-        print(f"{name:<50}{ours * 1e3:>10.2f}{base * 1e3:>10.2f}{ours / base:>8.2f}  {check}")
+        ratio = statistics.median(ours) / statistics.median(base)
+        ours, base = ([s * 1e3 for s in t] for t in (ours, base))
+        print(f"{name:<50}{spread(ours, MS):>28}{spread(base, MS):>28}{ratio:>8.2f}  {check}")
     print(f"total {time.perf_counter() - began:.0f} s")
 
 

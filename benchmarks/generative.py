@@ -13,13 +13,15 @@ export format, one process.
 * Latency of the exported DCGAN generator (``latents -> images``), SavedModel vs TFLite float32
   in LiteRT, batch 1 and 64. Baseline: the SavedModel.
 
-Times are medians over ``--repeats`` interleaved rounds (each first traced and warmed up).
+Rates and times are min / median / max over ``--repeats`` interleaved rounds (each first traced
+and warmed up); ratios are of the medians.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -30,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from reporting import add_markdown_flag, interleaved_medians, markdown_table  # noqa: E402
+from reporting import add_markdown_flag, interleaved_timings, markdown_table, spread  # noqa: E402
 
 from yeehaw_tf.export import export_spec  # noqa: E402
 from yeehaw_tf.export.saved_model import ServingModel  # noqa: E402
@@ -138,25 +140,33 @@ def main(argv=None) -> None:
     add_markdown_flag(parser)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as root:
-        train = interleaved_medians(train_runners(args.batch, args.steps, root), args.repeats)
-        sample = interleaved_medians(sampling_runners(args.sample_images), args.repeats)
-        latency = interleaved_medians(latency_runners(args.calls, root), args.repeats)
-    base = train["gan non_saturating"]
-    rows = [[name, f"{1 / s:.1f}", f"{base / s:.2f}"] for name, s in train.items()]
-    tables = [markdown_table(["train step", "steps/s", "ratio"], rows)]
-    base = sample["DDPM, 1000 steps"]
-    rows = [[name, f"{1 / s:.1f}", f"{base / s:.1f}"] for name, s in sample.items()]
-    tables.append(markdown_table(["sampler", "images/s", "ratio (speed-up)"], rows))
+        train = interleaved_timings(train_runners(args.batch, args.steps, root), args.repeats)
+        sample = interleaved_timings(sampling_runners(args.sample_images), args.repeats)
+        latency = interleaved_timings(latency_runners(args.calls, root), args.repeats)
+    median = {name: statistics.median(v) for t in (train, sample, latency) for name, v in t.items()}
+
+    def per_second(seconds):
+        return spread([1 / s for s in seconds], "{:.1f}")
+
+    base = median["gan non_saturating"]
+    rows = [[name, per_second(v), f"{base / median[name]:.2f}"] for name, v in train.items()]
+    tables = [markdown_table(["train step", "steps/s (min / median / max)", "ratio"], rows)]
+    base = median["DDPM, 1000 steps"]
+    rows = [[name, per_second(v), f"{base / median[name]:.1f}"] for name, v in sample.items()]
+    header = ["sampler", "images/s (min / median / max)", "ratio (speed-up)"]
+    tables.append(markdown_table(header, rows))
     rows = []
     for batch in (1, 64):
-        ref = latency[f"SavedModel, batch {batch}"]
-        for name in ("SavedModel", "TFLite float32"):
-            s = latency[f"{name}, batch {batch}"]
-            rows.append([f"{name}, batch {batch}", f"{s * 1e3:.2f}", f"{s / ref:.2f}"])
-    tables.append(markdown_table(["generator", "ms per call", "ratio (time)"], rows))
+        ref = median[f"SavedModel, batch {batch}"]
+        for name in (f"SavedModel, batch {batch}", f"TFLite float32, batch {batch}"):
+            ms = spread([s * 1e3 for s in latency[name]], "{:.2f}")
+            rows.append([name, ms, f"{median[name] / ref:.2f}"])
+    header = ["generator", "ms per call (min / median / max)", "ratio (time)"]
+    tables.append(markdown_table(header, rows))
     setup = (
         f"Batch {args.batch}, {args.steps} steps per round, {args.repeats} rounds; "
-        f"{args.sample_images} images per sampling round; {args.calls} calls per latency round."
+        f"{args.sample_images} images per sampling round; {args.calls} calls per latency round; "
+        "min / median / max of the rounds, ratios of medians."
     )
     reading = (
         "Train-step ratios are speeds relative to the non-saturating GAN's step (below 1: "

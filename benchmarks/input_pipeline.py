@@ -11,17 +11,18 @@ For each job -- ``classification``: the main job, ``small_resnet`` on ``digits``
   3. one of those batches repeated (``from_tensors(batch).repeat()``): the baseline, with no
      input work at all.
 Each feed has its own Trainer; after a warm-up that fills the pipeline's cache
-(more than one epoch), rounds of ``--steps`` steps are interleaved and the median steps/s of
-each is kept (``--segmentation_steps`` for the slower U-Net). The rate is the Trainer's own (one
-``tf.function`` call per round, ``steps_per_loop`` = the round's steps), so the checkpoint
-written after each round is not counted.
-Ratio = feed / baseline; 1.0 means the input costs nothing.
+(more than one epoch), rounds of ``--steps`` steps are interleaved and min / median / max
+steps/s of each are reported (``--segmentation_steps`` for the slower U-Net). The rate is the
+Trainer's own (one ``tf.function`` call per round, ``steps_per_loop`` = the round's steps), so
+the checkpoint written after each round is not counted.
+Ratio = feed / baseline of the medians; 1.0 means the input costs nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -30,7 +31,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
-from reporting import add_markdown_flag, interleaved_medians, markdown_table, print_markdown  # noqa: E402
+from reporting import add_markdown_flag, interleaved_timings, markdown_table, print_markdown, spread  # noqa: E402
 
 from yeehaw_tf.data import (  # noqa: E402
     channel_mean_std,
@@ -50,7 +51,7 @@ from yeehaw_tf.training.tasks import (  # noqa: E402
 TARGET = 0.95  # pipeline / in-memory: the input pipeline must never be the bottleneck
 JOBS = ("classification", "segmentation")
 HOW_TO_READ = f"""\
-Ratio = steps/s with that feed / steps/s with one batch repeated from memory; the target for the
+Ratio = median steps/s with that feed / with one batch repeated from memory; the target for the
 real pipeline is at least {TARGET}. The pipeline's per-step work after the first epoch is a
 cache read, a shuffle-buffer draw, batching and a prefetch hand-off, done by tf.data threads
 that share the same two cores with the training step; a ratio near 1 means that work is hidden
@@ -124,8 +125,8 @@ def _runner(task, dataset: tf.data.Dataset, steps: int, warmup: int, workdir: st
     return run
 
 
-def measure(job: str, args) -> dict[str, float]:
-    """Median steps/s of each feed for ``job``."""
+def measure(job: str, args) -> dict[str, list[float]]:
+    """Every round's steps/s of each feed for ``job``."""
     task, pipeline, num_train = (_classification if job == "classification" else _segmentation)(
         args
     )
@@ -141,8 +142,8 @@ def measure(job: str, args) -> dict[str, float]:
                 _feeds(pipeline, num_train, args.batch_size).items()
             )
         }
-        seconds = interleaved_medians(runners, args.repeats)
-    return {name: 1.0 / s for name, s in seconds.items()}
+        seconds = interleaved_timings(runners, args.repeats)
+    return {name: [1.0 / s for s in values] for name, values in seconds.items()}
 
 
 def main() -> None:
@@ -167,9 +168,11 @@ def main() -> None:
     rows = []
     for job in jobs:
         rates = measure(job, args)
-        baseline = rates["one batch repeated"]
+        baseline = statistics.median(rates["one batch repeated"])
         for feed, rate in rates.items():
-            rows.append([labels[job], feed, rate, rate / baseline])
+            rows.append(
+                [labels[job], feed, spread(rate, "{:.1f}"), statistics.median(rate) / baseline]
+            )
     real = {row[0]: row[3] for row in rows if row[1] == "real pipeline"}
     if args.markdown:
         below = [job for job, ratio in real.items() if ratio < TARGET]
@@ -179,13 +182,13 @@ def main() -> None:
             else f"The real pipeline meets the {TARGET} target in every job."
         )
         print_markdown(
-            f"`Trainer.train` (custom loop, Adam, no XLA), batch {args.batch_size}; median of "
-            f"{args.repeats} interleaved rounds of {args.steps} steps (U-Net: "
+            f"`Trainer.train` (custom loop, Adam, no XLA), batch {args.batch_size}; min / median / "
+            f"max of {args.repeats} interleaved rounds of {args.steps} steps (U-Net: "
             f"{args.segmentation_steps}) after at least {args.warmup} warm-up steps (more than "
-            f"one epoch). {verdict}",
+            f"one epoch); ratios of medians. {verdict}",
             markdown_table(
-                ["job", "feed", "steps/s", "vs one batch repeated"],
-                [[job, feed, f"{rate:.1f}", f"{ratio:.3f}"] for job, feed, rate, ratio in rows],
+                ["job", "feed", "steps/s (min / median / max)", "vs one batch repeated"],
+                [[job, feed, rate, f"{ratio:.3f}"] for job, feed, rate, ratio in rows],
                 left=2,
             ),
             HOW_TO_READ,
@@ -193,11 +196,12 @@ def main() -> None:
         return
     print(
         f"TensorFlow {tf.__version__}, Keras {keras.__version__}; batch {args.batch_size}, "
-        f"median of {args.repeats} rounds of {args.steps} / {args.segmentation_steps} steps"
+        f"min / median / max of {args.repeats} rounds of {args.steps} / "
+        f"{args.segmentation_steps} steps, ratios of medians"
     )
-    print(f"{'job':<30}{'feed':<22}{'steps/s':>10}{'ratio':>8}")
+    print(f"{'job':<30}{'feed':<22}{'steps/s min/med/max':>22}{'ratio':>8}")
     for job, feed, rate, ratio in rows:
-        print(f"{job:<30}{feed:<22}{rate:>10.1f}{ratio:>8.3f}")
+        print(f"{job:<30}{feed:<22}{rate:>22}{ratio:>8.3f}")
 
 
 if __name__ == "__main__":

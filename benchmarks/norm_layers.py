@@ -6,20 +6,22 @@
 For each pair (BatchNormalization in training mode, LayerNormalization, GroupNormalization)
 both layers run the same compiled step -- forward, a weighted sum, gradients with respect to
 the input and the layer's weights -- on the same input. Steps are timed in interleaved rounds
-after a warm-up; the median round of each is kept. Ratio = ours / Keras (lower is faster).
+after a warm-up; min / median / max rounds are reported. Ratio = ours / Keras of the medians
+(lower is faster).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from reporting import add_markdown_flag, interleaved_medians, ours_vs_keras, print_markdown  # noqa: E402
+from reporting import add_markdown_flag, interleaved_timings, ours_vs_keras, print_markdown, spread  # noqa: E402
 
 from yeehaw_tf import layers  # noqa: E402
 
@@ -89,25 +91,28 @@ def main() -> None:
 
             return run
 
-        median = interleaved_medians({k: timed(s) for k, s in steps.items()}, args.repeats)
-        rows.append([name, median["ours"] * 1e3, median["keras"] * 1e3])
+        seconds = interleaved_timings({k: timed(s) for k, s in steps.items()}, args.repeats)
+        rows.append([name, *([s * 1e3 for s in seconds[k]] for k in ("ours", "keras"))])
     if args.markdown:
         table, verdict = ours_vs_keras("layer", rows, TARGET)
         print_markdown(
             f"Forward + backward (gradients w.r.t. input and weights) of one compiled step on a "
-            f"`{shape}` float32 input; median of {args.repeats} interleaved rounds of "
-            f"{args.steps} steps. {verdict}",
+            f"`{shape}` float32 input; min / median / max of {args.repeats} interleaved rounds of "
+            f"{args.steps} steps, ratios of medians. {verdict}",
             table,
             HOW_TO_READ,
         )
         return
     print(
         f"TensorFlow {tf.__version__}, Keras {keras.__version__}; input {shape}, "
-        f"{args.steps} steps per round, median of {args.repeats} rounds"
+        f"{args.steps} steps per round, min / median / max of {args.repeats} rounds, ratios of "
+        "medians"
     )
-    print(f"{'layer':<32}{'ours ms':>10}{'keras ms':>10}{'ratio':>8}")
+    print(f"{'layer':<32}{'ours ms min/med/max':>26}{'keras ms min/med/max':>26}{'ratio':>8}")
     for name, ours_ms, keras_ms in rows:
-        print(f"{name:<32}{ours_ms:>10.2f}{keras_ms:>10.2f}{ours_ms / keras_ms:>8.2f}")
+        ratio = statistics.median(ours_ms) / statistics.median(keras_ms)
+        ours_ms, keras_ms = spread(ours_ms, "{:.2f}"), spread(keras_ms, "{:.2f}")
+        print(f"{name:<32}{ours_ms:>26}{keras_ms:>26}{ratio:>8.2f}")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
     python benchmarks/proposals.py --dataset shapes/crowded128 --data_dir /tmp/tfds  # harder
 
 For every test image, ``yeehaw_tf.ops.selective_search`` (seed 0) runs once per mode with no
-cap, and is timed: the mean wall-clock seconds per image, and the median and largest CPU time
+cap, and is timed: the mean wall-clock seconds per image, and the min / median / max CPU time
 of one image (``time.process_time``, which a busy shared machine inflates less than the wall
 clock). The time is mostly the Python loops of the graph segmentation and of the merging. A
 cap keeps the first ``max_proposals`` boxes of the ranking, so one run serves every cap, and
@@ -25,7 +25,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
-from reporting import add_markdown_flag, markdown_table, print_markdown  # noqa: E402
+from reporting import add_markdown_flag, markdown_table, print_markdown, spread  # noqa: E402
 
 from yeehaw_tf.data.detection import load_detection  # noqa: E402
 from yeehaw_tf.ops.boxes import convert_boxes  # noqa: E402
@@ -74,7 +74,7 @@ def main() -> None:
             seconds.append(time.perf_counter() - began)
             cpu.append(time.process_time() - began_cpu)
         wall = f"{statistics.fmean(seconds):.3f}"
-        cpu_ms = f"{1e3 * statistics.median(cpu):.0f} / {1e3 * max(cpu):.0f}"
+        cpu_ms = spread([1e3 * s for s in cpu])
         for cap in caps:
             kept = [p[:cap] for p in proposals]
             rows.append(
@@ -89,7 +89,7 @@ def main() -> None:
                 ]
             )
     header = ["mode", "max_proposals", "mean proposals", "recall@0.5", "recall@0.7"]
-    header += ["s / image", "CPU ms med / max"]
+    header += ["s / image", "CPU ms (min / median / max)"]
     setup = (
         f"`{args.dataset}` test split: {len(images)} images, {sum(len(g) for g in gt)} "
         f"ground-truth boxes; selective search with seed {args.seed}."
@@ -98,7 +98,7 @@ def main() -> None:
         print_markdown(setup, markdown_table(header, rows, left=2), HOW_TO_READ)
         return
     print(setup)
-    widths = [8, 14, 15, 11, 11, 10, 17]
+    widths = [8, 14, 15, 11, 11, 10, 29]
     print("".join(f"{h:>{w}}" for h, w in zip(header, widths, strict=True)))
     for row in rows:
         print("".join(f"{str(c):>{w}}" for c, w in zip(row, widths, strict=True)))

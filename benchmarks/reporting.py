@@ -1,4 +1,4 @@
-"""What the benchmark scripts share: interleaved timing rounds, medians and Markdown output.
+"""What the benchmark scripts share: interleaved timing rounds, their spread and Markdown output.
 
 Not a benchmark (``run_all.py`` does not run it). Each script prints a plain-text report by
 default; with ``--markdown`` it prints a section body for ``benchmarks/RESULTS.md`` instead: one
@@ -63,13 +63,32 @@ def print_markdown(setup: str, table: str, reading: str) -> None:
     print(f"{setup.strip()}\n\n{table.strip()}\n\n{reading.strip()}")
 
 
-def ours_vs_keras(first_column: str, rows: Sequence[tuple[str, float, float]], target: float):
+def ours_vs_keras(
+    first_column: str,
+    rows: Sequence[tuple[str, float | Sequence[float], float | Sequence[float]]],
+    target: float,
+):
     """The table (name, ours ms, Keras ms, ratio) of ``rows`` of (name, ours ms, Keras ms), and a
-    sentence saying which rows, if any, are slower than ``target`` times Keras."""
+    sentence saying which rows, if any, are slower than ``target`` times Keras. A time is either
+    one number (a median) or every round's measurement, shown as min / median / max; the ratio
+    and the sentence use medians."""
+
+    def median(value) -> float:
+        return value if isinstance(value, int | float) else statistics.median(value)
+
+    def shown(value) -> str:
+        return f"{value:.2f}" if isinstance(value, int | float) else spread(value, "{:.2f}")
+
+    rounds = any(not isinstance(v, int | float) for _, a, b in rows for v in (a, b))
+    unit = " (min / median / max)" if rounds else ""
+    ratios = [(name, median(a) / median(b)) for name, a, b in rows]
     table = markdown_table(
-        [first_column, "ours ms", "Keras ms", "ours / Keras"],
-        [[name, f"{a:.2f}", f"{b:.2f}", f"{a / b:.2f}"] for name, a, b in rows],
+        [first_column, f"ours ms{unit}", f"Keras ms{unit}", "ours / Keras"],
+        [
+            [name, shown(a), shown(b), f"{ratio:.2f}"]
+            for (name, a, b), (_, ratio) in zip(rows, ratios, strict=True)
+        ],
     )
-    over = [name for name, a, b in rows if a / b > target]
+    over = [name for name, ratio in ratios if ratio > target]
     verdict = f"Over the {target}x target: {', '.join(over)}." if over else ""
     return table, verdict or f"All within the {target}x target."

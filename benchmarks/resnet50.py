@@ -1,26 +1,28 @@
 """Train-step throughput of our ResNet-50 vs ``keras.applications.ResNet50(weights=None)``.
 
-    python benchmarks/resnet50.py [--batch 8] [--steps 3] [--repeats 3] [--size 224] [--markdown]
+    python benchmarks/resnet50.py [--batch 8] [--steps 4] [--repeats 7] [--size 224] [--markdown]
 
 Both models take the same batch through the same compiled step (forward, cross-entropy,
-gradients, SGD update), interleaved after a warm-up; the median round of each is kept. Also
-reports the achieved multiply-adds per second -- a training step taken as 3x the forward
-multiply-adds of our cost table -- as a fraction of a large float32 matmul's rate measured in
-the same run. (Keras's ResNet50 has conv biases and a slightly different stem; it is the
-obvious baseline, not an identical network.)
+gradients, SGD update), interleaved after a warm-up; min / median / max images/s of the rounds
+are reported, and the ratio of the medians. Also reports the achieved multiply-adds per second
+of the median round -- a training step taken as 3x the forward multiply-adds of our cost table
+-- as a fraction of a large float32 matmul's rate measured in the same run. (Keras's ResNet50
+has conv biases and a slightly different stem; it is the obvious baseline, not an identical
+network.)
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from reporting import add_markdown_flag, interleaved_medians, markdown_table, print_markdown  # noqa: E402
+from reporting import add_markdown_flag, interleaved_timings, markdown_table, print_markdown, spread  # noqa: E402
 
 from yeehaw_tf.analysis import cost_table  # noqa: E402
 from yeehaw_tf.models import build  # noqa: E402
@@ -64,8 +66,8 @@ def _matmul_rate(n: int = 2048, repeats: int = 10) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--size", type=int, default=224)
     add_markdown_flag(parser)
     args = parser.parse_args()
@@ -90,23 +92,26 @@ def main() -> None:
 
         return run
 
-    median = interleaved_medians({k: timed(s) for k, s in steps.items()}, args.repeats)
-    rate = {k: args.batch / v for k, v in median.items()}
+    seconds = interleaved_timings({k: timed(s) for k, s in steps.items()}, args.repeats)
+    rates = {k: [args.batch / s for s in v] for k, v in seconds.items()}
+    rate = {k: statistics.median(v) for k, v in rates.items()}  # the medians
+    ratio = rate["ours"] / rate["keras"]
     forward = cost_table(ours)[-1]["flops"]
-    achieved = 3 * forward * args.batch / median["ours"]
+    achieved = 3 * forward * rate["ours"]
     peak = _matmul_rate()
+    fmt = "{:.2f}"
     if args.markdown:
-        ratio = rate["ours"] / rate["keras"]
         print_markdown(
             f"Batch {args.batch} at {args.size}x{args.size}x3, one compiled step (forward, "
-            "cross-entropy, gradients, SGD update); median of "
-            f"{args.repeats} interleaved rounds of {args.steps} steps.",
+            "cross-entropy, gradients, SGD update); min / median / max of "
+            f"{args.repeats} interleaved rounds of {args.steps} steps; the ratio and the "
+            "achieved rate are of the medians.",
             markdown_table(
-                ["model", "images/s"],
+                ["model", "images/s (min / median / max)"],
                 [
-                    ['ours (`yeehaw_tf.models.build("resnet50")`)', f"{rate['ours']:.2f}"],
-                    ["`keras.applications.ResNet50(weights=None)`", f"{rate['keras']:.2f}"],
-                    ["ratio ours / Keras", f"{ratio:.3f}"],
+                    ['ours (`yeehaw_tf.models.build("resnet50")`)', spread(rates["ours"], fmt)],
+                    ["`keras.applications.ResNet50(weights=None)`", spread(rates["keras"], fmt)],
+                    ["ratio ours / Keras (medians)", f"{ratio:.3f}"],
                 ],
             )
             + f"\n\nAchieved {achieved / 1e9:.1f} G multiply-adds/s (3 x the cost table's "
@@ -117,11 +122,11 @@ def main() -> None:
         return
     print(
         f"TensorFlow {tf.__version__}, Keras {keras.__version__}; batch {args.batch} at "
-        f"{args.size}x{args.size}, median of {args.repeats} rounds of {args.steps} steps"
+        f"{args.size}x{args.size}, {args.repeats} rounds of {args.steps} steps"
     )
-    print(f"ours   {rate['ours']:8.2f} images/s")
-    print(f"keras  {rate['keras']:8.2f} images/s")
-    print(f"ratio (ours / keras) {rate['ours'] / rate['keras']:.3f}")
+    print(f"ours   {spread(rates['ours'], fmt):>24} images/s (min / median / max)")
+    print(f"keras  {spread(rates['keras'], fmt):>24} images/s (min / median / max)")
+    print(f"ratio of the medians (ours / keras) {ratio:.3f}")
     print(f"forward multiply-adds per image (cost table): {forward / 1e9:.2f} G")
     print(
         f"achieved {achieved / 1e9:.1f} G multiply-adds/s; a {2048}^3 float32 matmul "

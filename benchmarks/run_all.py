@@ -47,7 +47,7 @@ BENCHMARKS = (
     Benchmark(
         "loop_vs_fit.py",
         "Custom loop vs Keras fit",
-        ("--steps", "300", "--repeats", "5"),
+        ("--steps", "300", "--repeats", "7"),
         ("--steps", "20", "--warmup", "10", "--steps_per_loop", "10", "--repeats", "1"),
     ),
     Benchmark(
@@ -83,7 +83,7 @@ BENCHMARKS = (
     Benchmark(
         "resnet50.py",
         "ResNet-50 train step vs Keras applications",
-        ("--batch", "8", "--steps", "3", "--repeats", "3"),
+        ("--batch", "8", "--steps", "4", "--repeats", "7"),
         ("--batch", "2", "--size", "64", "--steps", "1", "--repeats", "1"),
     ),
     Benchmark(
@@ -118,7 +118,8 @@ BENCHMARKS = (
 READINGS = {
     "box_ops.py": """\
 Each function is compiled with `tf.function`, traced and warmed up first; the table gives the
-median time per call over interleaved rounds; ratio = ours / baseline (below 1 we are faster).
+min / median / max time per call over interleaved rounds; ratio = ours / baseline of the
+medians (below 1 we are faster).
 NMS inputs: detector-like boxes (clustered around 50 objects in a 1024 x 1024 image, jittered
 by 15% of their size), uniform scores, IoU threshold 0.5. RoIAlign: ours with `aligned=True`
 against `tf.image.crop_and_resize` to a 14 x 14 grid at the same sample points, then 2 x 2
