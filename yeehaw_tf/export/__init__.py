@@ -18,7 +18,12 @@ from yeehaw_tf.export.spec import (
     probabilities_spec,
     softmax_serving,
 )
-from yeehaw_tf.export.tflite import QUANTIZATIONS, TFLiteModel, convert_saved_model
+from yeehaw_tf.export.tflite import (
+    QUANTIZATIONS,
+    TFLiteConversionError,
+    TFLiteModel,
+    convert_saved_model,
+)
 
 
 def export_probabilities(model, export_dir: str, *, images, labels, representative_images, **kw):
@@ -39,6 +44,7 @@ __all__ = [
     "ServingModel",
     "ServingSpec",
     "Signature",
+    "TFLiteConversionError",
     "TFLiteModel",
     "atomic_directory",
     "atomic_write_text",

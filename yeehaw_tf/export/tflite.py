@@ -13,6 +13,12 @@ Conversions use ``tf.lite.TFLiteConverter.from_saved_model`` with builtin ops on
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 
@@ -25,11 +31,16 @@ from yeehaw_tf.export.saved_model import SERVING_KEY
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 
 
+class TFLiteConversionError(RuntimeError):
+    """The TFLite converter failed or crashed; nothing was written."""
+
+
 def convert_saved_model(
     saved_model_dir: str,
     quantization: str = "float32",
     representative: Mapping[str, np.ndarray] | np.ndarray | None = None,
     int8_float_ops: Sequence[str] = (),
+    isolate: bool | None = None,
 ) -> bytes:
     """Converts the ``serving_default`` signature of a SavedModel to a TFLite flatbuffer.
 
@@ -37,11 +48,38 @@ def convert_saved_model(
     ``images`` input), one example at a time along axis 0. ``int8_float_ops``: TFLite op types
     (``"EXP"``, ``"LOGISTIC"``, ...) the int8 file keeps in float32 (selective quantization
     through ``tf.lite.experimental.QuantizationDebugger``).
+
+    ``isolate``: run the converter in a child Python process (default: for ``int8`` only). TF's
+    calibrating quantizer is C++ that can crash the whole interpreter on some graphs (a
+    segmentation fault quantizing an untrained Mask R-CNN, TF 2.21); isolated, a crash becomes
+    a :class:`TFLiteConversionError` naming the signal, and the caller's other work survives.
+    The child costs a TensorFlow import (a few seconds).
     """
     if quantization not in QUANTIZATIONS:
         raise ValueError(
             f"quantization must be one of {', '.join(QUANTIZATIONS)}, got {quantization!r}"
         )
+    calibration = None
+    if quantization == "int8":
+        if representative is not None and not isinstance(representative, Mapping):
+            representative = {"images": representative}
+        if not representative or min(len(v) for v in representative.values()) == 0:
+            raise ValueError("int8 quantization needs `representative` inputs (a few hundred)")
+        calibration = {k: np.asarray(v) for k, v in representative.items()}
+    if isolate is None:
+        isolate = quantization == "int8"
+    if isolate:
+        return _convert_in_child(saved_model_dir, quantization, calibration, int8_float_ops)
+    return convert_in_process(saved_model_dir, quantization, calibration, int8_float_ops)
+
+
+def convert_in_process(
+    saved_model_dir: str,
+    quantization: str,
+    calibration: Mapping[str, np.ndarray] | None,
+    int8_float_ops: Sequence[str],
+) -> bytes:
+    """:func:`convert_saved_model` in this process (validated arguments)."""
     converter = tf.lite.TFLiteConverter.from_saved_model(
         saved_model_dir, signature_keys=[SERVING_KEY]
     )
@@ -52,11 +90,6 @@ def convert_saved_model(
     elif quantization == "dynamic":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     elif quantization == "int8":
-        if representative is not None and not isinstance(representative, Mapping):
-            representative = {"images": representative}
-        if not representative or min(len(v) for v in representative.values()) == 0:
-            raise ValueError("int8 quantization needs `representative` inputs (a few hundred)")
-        calibration = {k: np.asarray(v) for k, v in representative.items()}
 
         def examples() -> Iterator[dict]:
             for i in range(min(len(v) for v in calibration.values())):
@@ -83,6 +116,45 @@ def convert_saved_model(
             )
             return debugger.get_nondebug_quantized_model()
         return converter.convert()
+
+
+def _convert_in_child(saved_model_dir, quantization, calibration, int8_float_ops) -> bytes:
+    """Runs :func:`convert_in_process` in ``python -m yeehaw_tf.export.tflite_child`` (its
+    arguments and result pass through files in a temporary directory)."""
+    with tempfile.TemporaryDirectory(prefix="tflite_convert_") as tmp:
+        request = {
+            "saved_model_dir": os.path.abspath(saved_model_dir),
+            "quantization": quantization,
+            "int8_float_ops": list(int8_float_ops),
+        }
+        with open(os.path.join(tmp, "request.json"), "w") as f:
+            json.dump(request, f)
+        if calibration is not None:
+            np.savez(os.path.join(tmp, "calibration.npz"), **calibration)
+        done = subprocess.run(
+            [sys.executable, "-m", "yeehaw_tf.export.tflite_child", tmp], check=False
+        )
+        result = os.path.join(tmp, "model.tflite")
+        if done.returncode == 0 and os.path.exists(result):
+            with open(result, "rb") as f:
+                return f.read()
+        what = f"converting {saved_model_dir} to TFLite {quantization}"
+        if done.returncode < 0:
+            try:
+                name = signal.Signals(-done.returncode).name
+            except ValueError:
+                name = f"signal {-done.returncode}"
+            raise TFLiteConversionError(
+                f"the TFLite converter crashed ({name}) {what}; nothing was written. This is "
+                "a crash inside TensorFlow's converter, not a problem with the arguments: "
+                "leave this quantization out (e.g. `python -m export --quantize=float32 "
+                "--quantize=float16 --quantize=dynamic`) or try another TensorFlow version"
+            )
+        error = os.path.join(tmp, "error.txt")
+        detail = open(error).read().strip() if os.path.exists(error) else "no error message"
+        raise TFLiteConversionError(
+            f"the TFLite converter failed (exit code {done.returncode}) {what}:\n{detail}"
+        )
 
 
 class TFLiteModel:
