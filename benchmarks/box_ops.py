@@ -149,6 +149,25 @@ def roi_align_case(rng, rounds, round_seconds, count, size, channels):
             lambda: (crop_and_resize_roi_align(features, rois, 7, 1 / stride, 2),)
         ),
     }
+    weights = tf.constant(rng.normal(size=(count, 7, 7, channels)).astype(np.float32))
+
+    def gradient(align):
+        def run():
+            with tf.GradientTape() as tape:
+                tape.watch(features)
+                loss = tf.reduce_sum(align() * weights)
+            # the loss is returned too: the op is linear, so its gradient alone would let the
+            # graph optimiser prune the forward pass
+            return tape.gradient(loss, features), loss
+
+        return tf.function(run)
+
+    gradients = {
+        "ours": gradient(lambda: roi_align(features, rois, 7, 1 / stride, 2, aligned=True)),
+        "crop_and_resize": gradient(
+            lambda: crop_and_resize_roi_align(features, rois, 7, 1 / stride, 2)
+        ),
+    }
     ours = functions["ours"]()[0].numpy()
     diff = np.abs(ours - functions["crop_and_resize"]()[0].numpy())
     # Sample points lie half a sample step inside the RoI, shifted by -0.5 pixel.
@@ -161,11 +180,23 @@ def roi_align_case(rng, rounds, round_seconds, count, size, channels):
         f"{inside.sum()} inside RoIs"
     )
     paths_diff = np.abs(functions["other"]()[0].numpy() - ours).max()
+    # TF's CPU kernel for crop_and_resize's image gradient shards the boxes over threads that
+    # add into the same gradient image unsynchronised: two calls disagree
+    crop_grads = [gradients["crop_and_resize"]()[0].numpy() for _ in range(2)]
+    racy = np.abs(crop_grads[0] - crop_grads[1]).max()
+    scale = np.abs(gradients["ours"]()[0].numpy()).max()
     t = round_times(functions, (), rounds, round_seconds)
+    g = round_times(gradients, (), rounds, round_seconds)
     name = f"roi_align {count} RoIs, {size}x{size}x{channels}"
     return [
         (f"{name} ({chosen})", t["ours"], t["crop_and_resize"], check),
         (f"  same, by {other}", t["other"], t["crop_and_resize"], f"vs {chosen} {paths_diff:.1e}"),
+        (
+            "  forward + gradient",
+            g["ours"],
+            g["crop_and_resize"],
+            f"base: 2 calls differ by {racy:.1e} (|grad| <= {scale:.0f})",
+        ),
     ]
 
 

@@ -143,11 +143,18 @@ Reading (written from those runs):
   implementation (an `N x N` IoU matrix and one loop step per box) took 1.8 s and 1.7 GB of
   extra peak memory at 10,000 boxes and max_outputs 100; the tiled one about 5 ms and 18 MB
   (peak RSS, measured once outside this script).
-- RoIAlign is 8 to 10x slower than the `crop_and_resize` construction. Ours is two matmuls
-  in which every RoI weights the whole feature map (`K * 7 * H * W * C` = 3.8 G multiply-adds
-  for the first one, mostly by zero weights), chosen because it needs no gather and converts
-  to builtin TFLite ops (`crop_and_resize` is not a builtin); `crop_and_resize` reads only
-  4 pixels per sample (512 x 196 x 4 x 256 values). The two are not the same op: on RoIs whose
+- RoIAlign (measured 2026-12-04): on the 64 x 64 map, our forward pass by gathers is about
+  4x the `crop_and_resize` construction (the gathers materialise `(2 ratio)^2` = 16 values per
+  bin, four times the samples that kernel writes), the matmul path 6x; on the 16 x 16 and
+  32 x 32 maps our matmul path is 1.2 to 1.5x. `crop_and_resize` is not a TFLite builtin,
+  and it is not a training option on CPU either: its image gradient shards the boxes over
+  threads that add into one gradient image unsynchronised, so two calls of the same gradient
+  differ by about 1 to 3 where the gradient is at most 9 to 23 (the "forward + gradient" rows'
+  check column; tensorflow/tensorflow#42033 calls it nondeterminism; the sums are lost
+  updates). Forward plus backward, which is what training pays, our matmul path costs about
+  the same as that racy kernel on the small maps the detectors here train on (0.98x and
+  1.05x), and the gathers 4.3x on the 64 x 64 map, where the gathers' backward (a
+  segment-sum of 16 rows per bin) dominates. The two are not the same op: on RoIs whose
   samples lie inside the map they agree to 5e-5 (unit-variance features; the
   `crop_and_resize` coordinates go through `/ (size - 1)` and back), but where a sample falls
   in `[-1, 0)` or `(size - 1, size]` torchvision's RoIAlign uses the edge pixel and
