@@ -152,9 +152,9 @@ Reading (written from those runs):
   differ by about 1 to 3 where the gradient is at most 9 to 23 (the "forward + gradient" rows'
   check column; tensorflow/tensorflow#42033 calls it nondeterminism; the sums are lost
   updates). Forward plus backward, which is what training pays, our matmul path costs about
-  the same as that racy kernel on the small maps the detectors here train on (0.98x and
-  1.05x), and the gathers 4.3x on the 64 x 64 map, where the gathers' backward (a
-  segment-sum of 16 rows per bin) dominates. The two are not the same op: on RoIs whose
+  the same as that racy kernel on the small maps the detectors here train on (0.95x to
+  1.09x in two runs), and the gathers 4.3x to 4.5x on the 64 x 64 map, where the gathers'
+  backward (a segment-sum of 16 rows per bin) dominates. The two are not the same op: on RoIs whose
   samples lie inside the map they agree to 5e-5 (unit-variance features; the
   `crop_and_resize` coordinates go through `/ (size - 1)` and back), but where a sample falls
   in `[-1, 0)` or `(size - 1, size]` torchvision's RoIAlign uses the edge pixel and
