@@ -443,13 +443,12 @@ def main() -> None:
 
 def _failure(error: Exception) -> str:
     if _converter_crash(error):
-        crash = str(error).split(")")[0].split("(")[-1]
-        return f"TensorFlow's TFLite converter crashed, {crash}, in a child process"
+        return f"TensorFlow's TFLite converter crashed, {error.signal}, in a child process"
     return type(error).__name__
 
 
 def _converter_crash(error: Exception) -> bool:
-    return isinstance(error, TFLiteConversionError) and "crashed" in str(error)
+    return isinstance(error, TFLiteConversionError) and error.signal is not None
 
 
 if __name__ == "__main__":

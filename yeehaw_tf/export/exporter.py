@@ -34,6 +34,7 @@ from yeehaw_tf.export.saved_model import (
 from yeehaw_tf.export.spec import ServingSpec
 from yeehaw_tf.export.tflite import (
     QUANTIZATIONS,
+    TFLiteConversionError,
     TFLiteModel,
     check_builtin_ops,
     convert_saved_model,
@@ -221,10 +222,18 @@ def export_spec(
             report["formats"]["saved_model"] = row
         if "tflite" in formats:
             for quantization in quantizations:
-                content = convert_saved_model(
-                    saved_model_dir, quantization, spec.representative, spec.int8_float_ops
-                )
                 filename = f"model_{quantization}.tflite"
+                try:
+                    content = convert_saved_model(
+                        saved_model_dir, quantization, spec.representative, spec.int8_float_ops
+                    )
+                except TFLiteConversionError as error:  # a failed format, like a parity miss
+                    report["formats"][quantization] = {
+                        "file": filename,
+                        "passed": False,
+                        "error": str(error),
+                    }
+                    continue
                 with open(os.path.join(staging, filename), "wb") as f:
                     f.write(content)
                 tflite = TFLiteModel(content)

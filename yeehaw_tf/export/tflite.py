@@ -32,7 +32,12 @@ QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 
 
 class TFLiteConversionError(RuntimeError):
-    """The TFLite converter failed or crashed; nothing was written."""
+    """The TFLite converter failed or crashed; nothing was written. ``signal`` names the signal
+    that killed an isolated converter (``"SIGSEGV"``), ``None`` if it failed with an error."""
+
+    def __init__(self, message: str, signal: str | None = None):
+        super().__init__(message)
+        self.signal = signal
 
 
 def convert_saved_model(
@@ -148,10 +153,14 @@ def _convert_in_child(saved_model_dir, quantization, calibration, int8_float_ops
                 f"the TFLite converter crashed ({name}) {what}; nothing was written. This is "
                 "a crash inside TensorFlow's converter, not a problem with the arguments: "
                 "leave this quantization out (e.g. `python -m export --quantize=float32 "
-                "--quantize=float16 --quantize=dynamic`) or try another TensorFlow version"
+                "--quantize=float16 --quantize=dynamic`) or try another TensorFlow version",
+                signal=name,
             )
         error = os.path.join(tmp, "error.txt")
-        detail = open(error).read().strip() if os.path.exists(error) else "no error message"
+        detail = "no error message"
+        if os.path.exists(error):
+            with open(error) as f:
+                detail = f.read().strip()
         raise TFLiteConversionError(
             f"the TFLite converter failed (exit code {done.returncode}) {what}:\n{detail}"
         )

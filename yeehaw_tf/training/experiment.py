@@ -255,7 +255,8 @@ def format_export_report(report: dict) -> str:
     lines = [header + "  parity"]
     for name, row in rows:
         diff = row.get("max_abs_diff")
-        line = f"  {name:<12}{row['file']:<24}{_megabytes(row['size_bytes']):>10}"
+        size = _megabytes(row["size_bytes"]) if "size_bytes" in row else "-"
+        line = f"  {name:<12}{row['file']:<24}{size:>10}"
         line += f"{diff:>12.2e}" if diff is not None else f"{'':>12}"
         line += "".join(f"{row.get(k, float('nan')):>11.4f}" for k in scores)
         lines.append(line + f"  {'ok' if row['passed'] else 'FAILED'}")
