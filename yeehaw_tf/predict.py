@@ -13,7 +13,10 @@ and the input signature; the model is ``saved_model/`` (default) or one of the
 - detection: one line per detection scoring at least ``--min_score``: class, score and box in
   pixels of the original image; the boxes and labels drawn on it. Models that serve ``masks``
   (Mask R-CNN: ``[K, M, M]`` in box coordinates) get each mask pasted into the original image,
-  drawn, and its pixel count printed.
+  drawn, and its pixel count printed. Models that take region proposals as a second input
+  (R-CNN, Fast R-CNN: ``inputs`` has ``proposals`` and ``metadata.json`` a ``proposals``
+  entry naming the method) get them from selective search on the resized image, as in
+  training.
 
 An image whose size differs from the model's input is resized (bilinear, antialiased, as the
 training pipeline resizes) with a note; class maps and boxes are mapped back to the original
@@ -286,8 +289,11 @@ class Predictor:
         if original.ndim == 2:
             original = original[..., None]
         fitted, notes = prepare_image(original, self.input_shape)
+        inputs = {"images": fitted[None]}
+        if "proposals" in self.metadata["inputs"]:
+            inputs["proposals"] = self._proposals(fitted)
         try:
-            outputs = self._model(images=fitted[None])
+            outputs = self._model(**inputs)
         except ValueError as e:  # the file's signature is not what metadata.json says
             raise PredictError(
                 f"{os.path.join(self.model_dir, self.model_name)!r} does not take the input "
@@ -310,6 +316,22 @@ class Predictor:
         else:
             result.update(self._detect(outputs, height, width, min_score))
         return result
+
+    def _proposals(self, image: np.ndarray) -> np.ndarray:
+        """``float32 [1, R, 4]`` xyxy pixel proposals of the model-sized ``image``, by the
+        method ``metadata.json`` names (selective search)."""
+        spec = self.metadata.get("proposals") or {}
+        count = self.metadata["inputs"]["proposals"]["shape"][1]
+        if spec.get("method") != "selective_search" or not isinstance(count, int):
+            raise PredictError(
+                f"{self.model_dir!r}: the model takes proposals, but metadata.json names no "
+                f"method for them ({{'proposals': {{'method': 'selective_search', 'mode': ...}}}} "
+                f"and inputs.proposals [null, R, 4]), got {spec!r}"
+            )
+        from yeehaw_tf.models.detection.proposal_inputs import selective_search_proposals
+
+        rgb = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
+        return selective_search_proposals(rgb[None], count, mode=spec.get("mode", "fast"))
 
     def _classify(self, outputs) -> dict:
         probabilities = outputs["probabilities"].astype(np.float64)

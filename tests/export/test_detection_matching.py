@@ -54,3 +54,17 @@ def test_a_clear_score_gap_or_a_box_nms_would_keep_is_a_mismatch():
     assert apart["matched_min_iou"] == pytest.approx(1 / 3, abs=1e-6)
     other_class = match_detections(_outputs([A], [0.9], [2]), ref, 0.05, nms_iou=0.5)
     assert other_class["unmatched"] == 1
+
+
+def test_boxes_at_the_nms_threshold_itself_are_a_tie_float_rounding_decides():
+    # D = [0, 0, .5, .25] lies inside A with half its area: IoU exactly 0.5 (whole-pixel
+    # proposals give such pairs); whether NMS keeps the second is a rounding of 0.5
+    d = [0.0, 0.0, 0.5, 0.25]
+    ref = _outputs([A, d], [0.9, 0.9], [1, 1])
+    got = _outputs([A], [0.9], [1])  # the file's NMS suppressed D
+    result = match_detections(got, ref, 0.05, nms_iou=0.5)
+    assert result["tie_swaps"] == 1 and result["matched_min_iou"] == pytest.approx(1.0)
+    # clearly below the threshold (IoU 0.4, inside A: [0, 0, .5, .2]) it is a mismatch
+    e = [0.0, 0.0, 0.5, 0.2]
+    below = match_detections(got, _outputs([A, e], [0.9, 0.9], [1, 1]), 0.05, nms_iou=0.5)
+    assert below["tie_swaps"] == 0 and below["matched_min_iou"] == pytest.approx(0.4, abs=1e-6)

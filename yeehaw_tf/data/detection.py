@@ -121,7 +121,9 @@ def detection_pipeline(
 ) -> tf.data.Dataset:
     """Batches of ``(float32 pixels 0..255 [B, H, W, 3], {"boxes": [B, max_boxes, 4],
     "classes": [B, max_boxes]})``, padded with zero boxes of class -1 (and ``"masks": [B,
-    max_boxes, H, W]`` uint8, padded with zeros, when the examples carry masks). With
+    max_boxes, H, W]`` uint8, padded with zeros, when the examples carry masks; and their
+    ``"proposals": [B, R, 4]`` relative yxyx, mirrored with the image, when they carry region
+    proposals, :mod:`yeehaw_tf.data.proposals`). With
     ``image_size`` the image is resized bilinearly (relative boxes are unchanged). Training:
     shuffled with ``seed``, repeated, each example mirrored with probability 1/2 (a stateless
     draw from ``(seed, position in the stream)``, so the stream is a pure function of
@@ -139,19 +141,27 @@ def detection_pipeline(
         raise ValueError(f"max_boxes must be a positive integer, got {max_boxes}")
 
     with_masks = "masks" in dataset.element_spec[1]
+    proposals = dataset.element_spec[1].get("proposals")
+    if proposals is not None and policy.name != "none":
+        raise ValueError(
+            f"augment={policy.name!r} cannot be used with region proposals (the examples carry "
+            "'proposals', which the policy's geometry would not move): use augment='none' "
+            "(the horizontal flip moves them)"
+        )
 
     def prepare(image, target):
         image = tf.cast(image, tf.float32)
         if image_size is not None:
             image = resize_images(image, image_size)
+        extra = {} if proposals is None else {"proposals": target["proposals"]}
         if not with_masks:
             boxes, classes = clean_boxes(target["boxes"], target["classes"], max_boxes)
-            return image, {"boxes": boxes, "classes": classes}
+            return image, {"boxes": boxes, "classes": classes, **extra}
         masks = target["masks"]
         if image_size is not None:
             masks = _resize_masks(masks, image_size)
         boxes, classes, masks = clean_boxes(target["boxes"], target["classes"], max_boxes, masks)
-        return image, {"boxes": boxes, "classes": classes, "masks": masks}
+        return image, {"boxes": boxes, "classes": classes, "masks": masks, **extra}
 
     def mirror(index, example):
         image, target = example
@@ -165,6 +175,10 @@ def detection_pipeline(
         if with_masks:
             masks = target["masks"]
             mirrored["masks"] = tf.where(coin < 0.5, tf.reverse(masks, axis=[2]), masks)
+        if proposals is not None:
+            _, moved = flip_horizontally(image, target["proposals"])
+            # a zero padding row mirrors to zero width: still padding
+            mirrored["proposals"] = tf.where(coin < 0.5, moved, target["proposals"])
         return image, mirrored
 
     ds = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -194,6 +208,8 @@ def detection_pipeline(
     if with_masks:
         shapes["masks"] = [max_boxes, *image_shape[:2]]
         values["masks"] = tf.constant(0, tf.uint8)
+    if proposals is not None:
+        shapes["proposals"], values["proposals"] = proposals.shape, 0.0
     ds = ds.padded_batch(
         batch_size,
         padded_shapes=(image_shape, shapes),

@@ -9,7 +9,8 @@ with the highest IoU, which must be at least ``MATCH_IOU`` with a score within `
 and the COCO AP must agree within ``MAX_EXACT_AP_DIFF``. (Detections are compared by matching,
 not slot by slot: two detections whose scores tie within float rounding may swap places. Nor
 must NMS break a tie the same way: when two boxes overlap enough to suppress each other (IoU
-above the post-processor's NMS threshold) and score within ``MATCH_SCORE`` of each other, either
+above the post-processor's NMS threshold, or within ``NMS_IOU_TOLERANCE`` of it, where float
+rounding decides) and score within ``MATCH_SCORE`` of each other, either
 may be kept; such a pair counts as a ``tie_swap``, not as a mismatch.) Every
 format's COCO AP50 (our ``coco_map``, equal to pycocotools) may drop by at most
 ``MAX_AP50_DROP`` from the Keras value; AP is reported for every format (int8 loses some of its
@@ -22,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from yeehaw_tf.export.spec import OutputCheck, ServingSpec, image_input
 from yeehaw_tf.metrics.detection_map import coco_map
@@ -29,6 +31,9 @@ from yeehaw_tf.models.detection.mask_head import paste_masks
 
 MATCH_IOU = 0.99
 MATCH_SCORE = 1e-4
+# An IoU this close to the NMS threshold is one float rounding may put on either side of it
+# (proposals in whole pixels make IoUs of exactly 0.5 common: [0, 0, 4, 6] and [0, 0, 8, 6]).
+NMS_IOU_TOLERANCE = 1e-3
 MAX_EXACT_AP_DIFF = 0.005
 EXACT_FORMATS = ("saved_model", "float32")
 MAX_AP50_DROP = 0.02  # absolute, every format (int8's budget)
@@ -53,7 +58,8 @@ def match_detections(outputs, reference, score_floor: float, nms_iou: float | No
     ``outputs``, the largest score difference to it, and how many found none.
 
     With ``nms_iou`` (the NMS threshold both were made with), a best match below ``MATCH_IOU``
-    that overlaps the reference box by more than ``nms_iou`` with a score within
+    that overlaps the reference box by more than ``nms_iou - NMS_IOU_TOLERANCE`` with a score
+    within
     ``MATCH_SCORE`` is the other side of an NMS tie (either box suppresses the other): it is
     counted in ``tie_swaps`` and left out of ``matched_min_iou``."""
     worst_iou, worst_score, unmatched, swaps = 1.0, 0.0, 0, 0
@@ -75,7 +81,11 @@ def match_detections(outputs, reference, score_floor: float, nms_iou: float | No
             iou = float(overlaps.max())
             difference = abs(float(outputs["scores"][i, best] - scores[j]))
             worst_score = max(worst_score, difference)
-            tie = nms_iou is not None and nms_iou < iou < MATCH_IOU and difference <= MATCH_SCORE
+            tie = (
+                nms_iou is not None
+                and nms_iou - NMS_IOU_TOLERANCE < iou < MATCH_IOU
+                and difference <= MATCH_SCORE
+            )
             if tie:
                 swaps += 1
             else:
@@ -154,8 +164,11 @@ def detection_spec(
     nms_iou: float | None = None,
     metadata: Mapping | None = None,
     gt_masks: np.ndarray | None = None,
+    proposals: np.ndarray | None = None,
+    representative_proposals: np.ndarray | None = None,
 ) -> ServingSpec:
-    """The spec of a detector whose ``serve(images uint8)`` returns the four outputs.
+    """The spec of a detector whose ``serve(images uint8)`` returns the four outputs (or
+    ``serve(images, proposals)`` with ``proposals``).
 
     Args:
         images: uint8 evaluation images ``[N, H, W, 3]``.
@@ -168,6 +181,10 @@ def detection_spec(
             scores within ``MATCH_SCORE``, are a tie either may win (see the module doc).
         gt_masks: ``[N, M, H, W]`` instance masks of the ground truth, for detectors that
             also serve ``masks`` (Mask R-CNN): mask AP is then scored and checked too.
+        proposals: ``float32 [N, R, 4]`` xyxy pixel region proposals of ``images``, for the
+            detectors that take them as a second input (R-CNN, Fast R-CNN); the signature
+            then has a ``proposals`` input, and ``representative_proposals`` (those of
+            ``representative_images``) calibrate int8 with them.
     """
     images = np.asarray(images)
     if images.dtype != np.uint8 or images.ndim != 4:
@@ -180,6 +197,23 @@ def detection_spec(
     truth_masks = None
     if gt_masks is not None:
         truth_masks = with_masks(truth, ground_truth_masks(np.asarray(gt_masks), gt_classes))
+
+    inputs, examples = image_input(images.shape[1:]), {"images": images}
+    representative = {"images": np.asarray(representative_images)}
+    if proposals is not None:
+        proposals = np.asarray(proposals, np.float32)
+        if proposals.ndim != 3 or proposals.shape[0] != len(images) or proposals.shape[2] != 4:
+            raise ValueError(
+                f"proposals must be float32 [{len(images)}, R, 4] (one row per image), got "
+                f"{proposals.shape}"
+            )
+        if representative_proposals is None:
+            raise ValueError("proposals need representative_proposals (for int8 calibration)")
+        inputs["proposals"] = tf.TensorSpec(
+            [None, *proposals.shape[1:]], tf.float32, name="proposals"
+        )
+        examples["proposals"] = proposals
+        representative["proposals"] = np.asarray(representative_proposals, np.float32)
 
     def score(outputs):
         found = detections_to_pixels(outputs, height, width)
@@ -219,10 +253,10 @@ def detection_spec(
 
     return ServingSpec(
         model=model,
-        inputs=image_input(images.shape[1:]),
+        inputs=inputs,
         serve=serve,
-        examples={"images": images},
-        representative={"images": np.asarray(representative_images)},
+        examples=examples,
+        representative=representative,
         # element-wise differences are reported (slot order may differ on ties); the matching
         # in `compare` decides
         checks={"scores": OutputCheck({}), "boxes": OutputCheck({})},

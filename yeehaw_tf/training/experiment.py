@@ -184,6 +184,8 @@ def _run(config: TrainConfig, verbose: int, began: float, strategy, chief: bool)
         train_began = time.perf_counter()
         drive = trainer.fit if config.loop == "fit" else trainer.train
         train_results = drive(train_ds, total_steps, verbose=verbose)
+        if task.finish_training(trainer.models, data):  # fits that are not gradient steps
+            trainer.save()
         train_seconds = time.perf_counter() - train_began
         evaluation = trainer.evaluate(test_ds)
         model = task.inference_model(_float32_models(task, trainer))

@@ -75,3 +75,46 @@ def test_bad_arguments_are_named():
         PostProcessor(iou_threshold=1.5)
     with pytest.raises(ValueError, match="max_detections"):
         PostProcessor(max_detections=0)
+
+
+def _tied_chain():
+    """Six boxes of one class with exactly equal scores, in overlapping pairs chained along x
+    by 2.5 px (IoU 7.5 / 12.5 = 0.6 with a neighbour, 1/3 with the next but one): which
+    survive NMS depends only on how the tie is broken."""
+    boxes = np.array([[2.5 * i, 0.0, 2.5 * i + 10.0, 10.0] for i in range(6)], np.float32)
+    boxes = np.concatenate([boxes[1::2], boxes[0::2]])  # the lowest indices: the odd boxes
+    scores = np.full((len(boxes), 1), 0.75, np.float32)
+    return boxes, scores
+
+
+def test_exact_ties_keep_the_lowest_index_as_the_stable_reference_does(tmp_path):
+    """Ties are broken in index order in TensorFlow and in the TFLite file alike (TFLite's NMS
+    sorts unstably: without the tie-breaking ranks its selection differed)."""
+    import os
+
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    boxes, scores = _tied_chain()
+    post = PostProcessor(score_threshold=0.05, iou_threshold=0.5, max_detections=6)
+    ref_boxes, ref_scores, _ = _reference(boxes, scores, 64, 0.05, 0.5, 6, 1000)
+    want = ref_boxes[:, [1, 0, 3, 2]] / 64
+    out = {k: np.asarray(v) for k, v in post(boxes[None], scores[None], 64, 64).items()}
+    count = int(out["num_detections"][0])
+    assert count == len(want) == 3
+    np.testing.assert_allclose(out["boxes"][0, :count], want, atol=1e-6)
+    np.testing.assert_array_equal(out["scores"][0, :count], ref_scores)  # scores unchanged
+
+    module = tf.Module()
+    module.serve = tf.function(
+        lambda b, s: post(b, s, 64, 64),
+        input_signature=[tf.TensorSpec([1, 6, 4]), tf.TensorSpec([1, 6, 1])],
+    )
+    path = os.path.join(str(tmp_path), "saved_model")
+    tf.saved_model.save(module, path, signatures=module.serve.get_concrete_function())
+    converter = tf.lite.TFLiteConverter.from_saved_model(path)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    runner = Interpreter(model_content=converter.convert()).get_signature_runner()
+    lite = runner(b=boxes[None], s=scores[None])
+    assert int(lite["num_detections"][0]) == 3
+    np.testing.assert_allclose(lite["boxes"][0, :3], want, atol=1e-6)

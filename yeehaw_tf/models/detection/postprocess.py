@@ -7,6 +7,13 @@ boxes of different classes never overlap; torchvision's ``batched_nms``). NMS is
 ``NonMaxSuppressionV4`` padded to ``max_detections`` -- a TFLite builtin -- and the batch is a
 ``tf.map_fn`` (a ``WHILE``), so the whole function converts with builtin ops only.
 
+Exact ties. Equal scores are common (Fast R-CNN: two proposals whose RoIPool bins round to the
+same cells get the same logits), and NMS implementations break them differently: TensorFlow's
+keeps the lower index, TFLite's sorts with an unstable ``partial_sort``. So NMS is given not the
+scores but their ``top_k`` order made strictly decreasing (``score - position * TIE_STEP``,
+order-preserving since ``top_k`` sorts descending, with ties in index order): every backend
+then keeps the same box of a tie. The output scores are the unchanged ones.
+
 Outputs follow the TF Object Detection API: ``boxes`` float32 ``[B, K, 4]`` relative
 ``[ymin, xmin, ymax, xmax]``, ``scores`` float32 ``[B, K]`` (descending), ``classes`` int64
 ``[B, K]`` and ``num_detections`` int32 ``[B]``; entries past ``num_detections`` are zero.
@@ -17,6 +24,10 @@ from __future__ import annotations
 import dataclasses
 
 import tensorflow as tf
+
+# NMS's tie-breaking decrement per top-k position: above float32 rounding of scores in [0, 1]
+# (6e-8), and 1e-3 in all over a thousand candidates, far from the -0.5 floor below.
+TIE_STEP = 1e-6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +69,9 @@ class PostProcessor:
         yxyx = tf.gather(picked, [1, 0, 3, 2], axis=2)
         shifted = yxyx + tf.cast(classes, tf.float32)[..., None] * extent
 
-        selected, count = padded_nms(shifted, top, keep, self.iou_threshold, self.score_threshold)
+        position = tf.range(k, dtype=tf.float32)
+        ranked = tf.where(top > self.score_threshold, top - position * TIE_STEP, -1.0)
+        selected, count = padded_nms(shifted, ranked, keep, self.iou_threshold, -0.5)
         valid = tf.range(keep)[None, :] < count[:, None]
         mask = tf.cast(valid, tf.float32)
         out = (

@@ -377,6 +377,36 @@ class RCNN:
         )
         network.heads.get_layer("box_regressor").set_weights([kernel, bias])
 
+    def fit_stages(self, network, batches) -> dict:
+        """Stages 2 and 3 on ``batches`` of ``(standardised images, proposals, gt_boxes,
+        gt_classes)`` (pixels; e.g. the training set in inference mode): the region examples
+        of every batch (:meth:`region_examples`; ``pool5`` is kept only for the regions a
+        regressor learns from), then :meth:`fit_svms` and :meth:`fit_box_regressors`. Returns
+        counts of what they were fitted on."""
+        parts = []
+        for images, proposals, gt_boxes, gt_classes in batches:
+            example = self.region_examples(network, images, proposals, gt_boxes, gt_classes)
+            regress = example["box_class"] >= 0
+            for key in ("pool5", "box_class", "box_targets"):
+                example[key] = example[key][regress]
+            parts.append(example)
+        if not parts:
+            raise ValueError(f"{self.name}.fit_stages: no batches to fit the SVMs on")
+        svm = {
+            k: np.concatenate([p[k] for p in parts])
+            for k in ("fc7", "svm_positive", "svm_negative")
+        }
+        regression = {
+            k: np.concatenate([p[k] for p in parts]) for k in ("pool5", "box_class", "box_targets")
+        }
+        self.fit_svms(network, svm)
+        self.fit_box_regressors(network, regression)
+        return {
+            "regions": len(svm["fc7"]),
+            "svm_positives": int(svm["svm_positive"].sum()),
+            "regression_regions": len(regression["pool5"]),
+        }
+
     # ----------------------------------------------------------------------------- inference
     def detect(self, network, outputs, post_processor, scores: str = "svm") -> dict:
         """Detections from the network's call outputs, or from :meth:`forward`'s (the

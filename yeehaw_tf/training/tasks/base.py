@@ -27,6 +27,8 @@ The parts, in the order a run uses them:
   the Trainer passes in: ``ctx.minimize(optimizer_name, loss_fn, model)``. The NaN guard and
   the undo of a non-finite step cover every optimizer group either way. Randomness inside the
   step comes from ``ctx.random`` (stateless, seeded from ``(seed, step)``).
+* :meth:`finish_training`: after the last step, fits that are not gradient steps (R-CNN's
+  SVMs); the Trainer saves a checkpoint when it changed weights.
 * :meth:`metrics` / :meth:`update_metrics`: Keras metrics updated in the graph;
   :meth:`gather_outputs` / :meth:`evaluate_gathered`: outputs brought back to Python (gathered
   from every replica) for metrics that are not graph-friendly (COCO mAP, FID).
@@ -208,6 +210,13 @@ class Task:
     @classmethod
     def has_own_train_step(cls) -> bool:
         return cls.train_step is not Task.train_step
+
+    def finish_training(self, models: Mapping[str, keras.Model], data: TaskData) -> bool:
+        """Called after the last training step (also when a finished run is run again), before
+        evaluation: fits that are not gradient steps (R-CNN's SVMs and box regressors).
+        Returns whether it changed weights; the Trainer then saves a checkpoint at the same
+        step, so evaluation, export and ``load_run`` see them. By default nothing."""
+        return False
 
     # ----------------------------------------------------------------------------- metrics
     def metrics(self) -> list[keras.metrics.Metric]:

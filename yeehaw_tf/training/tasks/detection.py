@@ -12,8 +12,10 @@ import numpy as np
 import tensorflow as tf
 
 from yeehaw_tf.data.augmentation import policy_names, validate_policy
+from yeehaw_tf.data.datasets import default_data_dir
 from yeehaw_tf.data.detection import MAX_BOXES, detection_pipeline, load_detection
 from yeehaw_tf.data.pipeline import resize_images
+from yeehaw_tf.data.proposals import split_proposals, with_proposals
 from yeehaw_tf.export.detection import (
     detection_spec,
     detections_to_pixels,
@@ -27,6 +29,7 @@ from yeehaw_tf.metrics.detection_map import coco_map, voc_map
 from yeehaw_tf.models.detection.postprocess import PostProcessor
 from yeehaw_tf.models.registry import detector_names, get_detector
 from yeehaw_tf.ops.boxes import convert_boxes
+from yeehaw_tf.ops.selective_search import MODES
 from yeehaw_tf.training.tasks.base import LossOutput, TaskData, TaskOptions
 from yeehaw_tf.training.tasks.images import ImageTask, check_splits, statistics
 from yeehaw_tf.training.tasks.options import check_choice, check_image_size, option
@@ -58,15 +61,31 @@ class DetectionOptions(TaskOptions):
         lambda: policy_names("detection"),
     )
 
+    proposals: int = option(
+        100,
+        "Selective-search proposals per image, for the detectors that take them as a second "
+        "input (rcnn, fast_rcnn): searched once per split and cached under the data dir.",
+    )
+    proposal_mode: str = option("fast", "Selective-search preset (rcnn, fast_rcnn).", MODES)
+    stage_images: int = option(
+        500,
+        "Training images whose regions R-CNN's SVMs and box regressors are fitted on after "
+        "the CNN's fine-tuning (rcnn only; the first ones of the training split).",
+    )
+
     def __post_init__(self):
         validate_policy("detection", self.augment)
         check_choice("detector", self.model, detector_names)
-        if getattr(get_detector(self.model), "takes_proposals", False):
+        check_choice("proposal_mode", self.proposal_mode, MODES)
+        for name in ("proposals", "stage_images"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if _takes_proposals(self.model) and self.augment != "none":
             raise ValueError(
-                f"detector {self.model!r} takes region proposals as a second input "
-                "(selective search): the detection task does not feed them yet; train "
-                "faster_rcnn, faster_rcnn_fpn or mask_rcnn (which propose their own), or build "
-                f"it with yeehaw_tf.models.get_detector({self.model!r})"
+                f"augment={self.augment!r} cannot be used with {self.model!r}: its region "
+                "proposals are searched once per image and would not follow the policy's "
+                "geometry; use --augment=none (--flip mirrors the proposals too)"
             )
         check_image_size(self.image_size)
         if not isinstance(self.max_boxes, int) or self.max_boxes < 1:
@@ -83,6 +102,10 @@ def _uses_masks(model: str) -> bool:
     return bool(getattr(get_detector(model), "uses_masks", False))
 
 
+def _takes_proposals(model: str) -> bool:
+    return bool(getattr(get_detector(model), "takes_proposals", False))
+
+
 class DetectionTask(ImageTask):
     """What the Trainer needs for detection.
 
@@ -96,6 +119,13 @@ class DetectionTask(ImageTask):
     :mod:`yeehaw_tf.models.detection`) get their network and the standardised images: their
     training outputs depend on the ground truth (RoI sampling), and their detections run the
     second stage on the proposals.
+
+    Families that take region proposals as a second input (``takes_proposals``: R-CNN, Fast
+    R-CNN) get selective search's, computed once per split (:mod:`yeehaw_tf.data.proposals`)
+    and carried by the batches as ``"proposals"`` (relative yxyx, mirrored with the image);
+    their serving signature takes ``proposals`` float32 ``[batch, R, 4]`` xyxy pixels besides
+    the images (selective search is NumPy, outside the graph). A family with ``fit_stages``
+    (R-CNN's SVMs and box regressors) fits them after the last step (:meth:`finish_training`).
     """
 
     name = "detection"
@@ -127,7 +157,17 @@ class DetectionTask(ImageTask):
             )
         check_splits(options.dataset, data_dir, data.num_train, data.num_test)
         info = {"class_names": data.class_names, "image_shape": (*size, data.image_shape[-1])}
-        return TaskData(data.name, data.train, data.test, data.num_train, data.num_test, info)
+        train, test = data.train, data.test
+        if _takes_proposals(options.model):
+            search = {
+                "name": options.dataset,
+                "count": options.proposals,
+                "mode": options.proposal_mode,
+                "cache_dir": data_dir or default_data_dir(),
+            }
+            train = with_proposals(train, split_proposals(train, split="train", **search))
+            test = with_proposals(test, split_proposals(test, split="test", **search))
+        return TaskData(data.name, train, test, data.num_train, data.num_test, info)
 
     @classmethod
     def from_data(cls, options: DetectionOptions, data: TaskData) -> DetectionTask:
@@ -144,7 +184,7 @@ class DetectionTask(ImageTask):
             class_names=data.info["class_names"],
         )
 
-    def _pipeline(self, dataset, batch_size, training, seed=0):
+    def _pipeline(self, dataset, batch_size, training, seed=0, cache=True):
         o = self.options
         return detection_pipeline(
             dataset,
@@ -155,6 +195,7 @@ class DetectionTask(ImageTask):
             flip=o.flip,
             seed=seed,
             augment=o.augment,
+            cache=cache,
         )
 
     def train_dataset(self, data: TaskData, batch_size: int, seed: int):
@@ -168,7 +209,12 @@ class DetectionTask(ImageTask):
         inputs = keras.Input(self.input_shape, name="images")
         x = ChannelStandardization(self.mean, self.std, name="standardize")(inputs)
         network = self.family.build(self.num_classes, self.input_shape)
-        return keras.Model(inputs, network(x), name=f"{self.options.model}_detector")
+        name = f"{self.options.model}_detector"
+        if self.takes_proposals:
+            proposals = keras.Input((self.options.proposals, 4), name="proposals")
+            outputs = network({"images": x, "proposals": proposals})
+            return keras.Model({"images": inputs, "proposals": proposals}, outputs, name=name)
+        return keras.Model(inputs, network(x), name=name)
 
     def build_models(self) -> dict[str, keras.Model]:
         return {"model": self.build_model()}
@@ -180,6 +226,16 @@ class DetectionTask(ImageTask):
         height, width = self.input_shape[:2]
         boxes = convert_boxes(targets["boxes"], "rel_yxyx", "xyxy", height, width)
         return boxes, targets["classes"]
+
+    @property
+    def takes_proposals(self) -> bool:
+        return bool(getattr(self.family, "takes_proposals", False))
+
+    def _proposal_pixels(self, targets):
+        """The batch's proposals as the network takes them: xyxy pixels (zero rows stay
+        zero-area padding)."""
+        height, width = self.input_shape[:2]
+        return convert_boxes(targets["proposals"], "rel_yxyx", "xyxy", height, width)
 
     @property
     def two_stage(self) -> bool:
@@ -194,6 +250,7 @@ class DetectionTask(ImageTask):
         boxes, classes = self._gt_pixels(targets)
         if self.two_stage:
             standardize, network = self._parts(models["model"])
+            extra = {"proposals": self._proposal_pixels(targets)} if self.takes_proposals else {}
             outputs = self.family.forward(
                 network,
                 standardize(tf.cast(images, tf.float32)),
@@ -202,6 +259,7 @@ class DetectionTask(ImageTask):
                 targets.get("masks"),
                 ctx.random,
                 training,
+                **extra,
             )
             if not training:  # evaluation: the detections, from the same feature maps
                 outputs["detections"] = self.family.detect(network, outputs, self.post_processor)
@@ -212,6 +270,27 @@ class DetectionTask(ImageTask):
 
     def update_metrics(self, metrics, batch, outputs) -> None:
         pass  # COCO mAP is computed on the gathered detections
+
+    def finish_training(self, models, data: TaskData) -> bool:
+        """R-CNN's stages 2 and 3 (``family.fit_stages``): its SVMs and box regressors fitted
+        on the regions of the first ``stage_images`` training images, in inference mode
+        (unmirrored), with the fine-tuned CNN."""
+        fit_stages = getattr(self.family, "fit_stages", None)
+        if fit_stages is None:
+            return False
+        standardize, network = self._parts(models["model"])
+        batches = (
+            (
+                standardize(tf.cast(images, tf.float32)),
+                self._proposal_pixels(targets),
+                *self._gt_pixels(targets),
+            )
+            for images, targets in self._pipeline(
+                data.train.take(self.options.stage_images), 64, False, cache=False
+            )
+        )
+        fit_stages(network, batches)
+        return True
 
     # ----------------------------------------------------------------------------- evaluation
     def detect(self, outputs) -> dict:
@@ -254,6 +333,15 @@ class DetectionTask(ImageTask):
 
     # ----------------------------------------------------------------------------- results
     def serve(self, model: keras.Model):
+        if self.takes_proposals:
+            standardize, network = self._parts(model)
+
+            def serve(images, proposals):
+                x = standardize(tf.cast(images, tf.float32))
+                outputs = network({"images": x, "proposals": proposals}, training=False)
+                return self.family.detect(network, outputs, self.post_processor)
+
+            return serve
         if self.two_stage:
             standardize, network = self._parts(model)
 
@@ -270,8 +358,8 @@ class DetectionTask(ImageTask):
         return serve
 
     def _arrays(self, dataset, limit=None) -> dict:
-        """``{"images": uint8, "boxes", "classes"[, "masks"]}`` of the first ``limit``
-        examples (all without a limit)."""
+        """``{"images": uint8, "boxes", "classes"[, "masks"][, "proposals" (xyxy pixels)]}``
+        of the first ``limit`` examples (all without a limit)."""
         dataset = self._pipeline(dataset, 64, False)
         parts = {}
         for image, target in dataset.as_numpy_iterator():
@@ -280,19 +368,43 @@ class DetectionTask(ImageTask):
                 parts.setdefault(key, []).append(value)
             if limit is not None and sum(len(i) for i in parts["images"]) >= limit:
                 break
-        return {key: np.concatenate(value)[:limit] for key, value in parts.items()}
+        arrays = {key: np.concatenate(value)[:limit] for key, value in parts.items()}
+        if "proposals" in arrays:
+            arrays["proposals"] = self._proposal_pixels(arrays).numpy()
+        return arrays
+
+    def _proposal_metadata(self) -> dict:
+        """What ``predict`` needs to make the proposals input itself."""
+        if not self.takes_proposals:
+            return {}
+        o = self.options
+        return {
+            "proposals": {
+                "method": "selective_search",
+                "mode": o.proposal_mode,
+                "count": o.proposals,
+                "box_format": "xyxy_pixels",
+            }
+        }
+
+    def _serving_inputs(self, arrays: dict) -> dict:
+        """The serving function's inputs from :meth:`_arrays`."""
+        keys = ("images", "proposals") if self.takes_proposals else ("images",)
+        return {key: arrays[key] for key in keys}
 
     def serving_spec(self, model: keras.Model, data: TaskData):
         test = self._arrays(data.test)
         images, boxes, classes = test["images"], test["boxes"], test["classes"]
-        representative = self._arrays(data.train, NUM_REPRESENTATIVE)["images"]
+        representative = self._arrays(data.train, NUM_REPRESENTATIVE)
         return detection_spec(
             model,
             self.serve(model),
             images=images,
+            proposals=test.get("proposals"),
+            representative_proposals=representative.get("proposals"),
             gt_boxes=boxes,
             gt_classes=classes,
-            representative_images=representative,
+            representative_images=representative["images"],
             class_ids=list(range(self.num_classes)),
             score_floor=self.post_processor.score_threshold,
             nms_iou=self.post_processor.iou_threshold,
@@ -300,6 +412,7 @@ class DetectionTask(ImageTask):
                 "task": self.name,
                 "class_names": list(self.class_names),
                 "box_format": "rel_yxyx",
+                **self._proposal_metadata(),
             },
             gt_masks=test.get("masks"),
         )
@@ -323,7 +436,8 @@ class DetectionTask(ImageTask):
 
         test = self._arrays(data.test, NUM_PICTURES)
         images = test["images"]
-        outputs = {k: np.asarray(v) for k, v in self.serve(model)(images).items()}
+        served = self.serve(model)(**self._serving_inputs(test))
+        outputs = {k: np.asarray(v) for k, v in served.items()}
         height, width = self.input_shape[:2]
         found = detections_to_pixels(outputs, height, width)
         if "masks" in outputs:
