@@ -50,17 +50,21 @@ def test_worker_processes_give_selective_search_of_each_image_in_order():
     np.testing.assert_allclose(search_images(list(images), count, workers=2), expected, atol=1e-7)
 
 
-def test_the_cache_is_reused_for_the_same_images_and_not_for_changed_ones(tmp_path, monkeypatch):
-    images = _scenes(6)
-    first = split_proposals(
+def _search(images, cache_dir):
+    return split_proposals(
         _dataset(images),
         name="toy/a",
         split="train",
         count=8,
         mode="fast",
-        cache_dir=str(tmp_path),
+        cache_dir=cache_dir,
         workers=1,
     )
+
+
+def test_the_cache_is_reused_for_the_same_images_and_not_for_changed_ones(tmp_path, monkeypatch):
+    images = _scenes(6)
+    first = _search(images, str(tmp_path))
     files = list((tmp_path / "proposals").iterdir())
     assert len(files) == 1 and files[0].name.startswith("toy_a-train-fast-8-")
 
@@ -68,28 +72,11 @@ def test_the_cache_is_reused_for_the_same_images_and_not_for_changed_ones(tmp_pa
         raise AssertionError("searched again although the cache holds these images")
 
     monkeypatch.setattr(proposals_module, "search_images", no_search)
-    again = split_proposals(
-        _dataset(images),
-        name="toy/a",
-        split="train",
-        count=8,
-        mode="fast",
-        cache_dir=str(tmp_path),
-        workers=1,
-    )
-    np.testing.assert_array_equal(first, again)
+    np.testing.assert_array_equal(first, _search(images, str(tmp_path)))
     changed = images.copy()
     changed[0, 0, 0, 0] += 1
     with pytest.raises(AssertionError, match="searched again"):
-        split_proposals(
-            _dataset(changed),
-            name="toy/a",
-            split="train",
-            count=8,
-            mode="fast",
-            cache_dir=str(tmp_path),
-            workers=1,
-        )
+        _search(changed, str(tmp_path))
 
 
 def test_bad_count_is_refused_by_name():

@@ -140,6 +140,8 @@ def test_spec_inputs_and_checks_are_validated():
         ServingSpec(**{**spec.__dict__, "examples": {"images": images.astype(np.float32)}})
     with pytest.raises(ValueError, match="examples must name the inputs"):
         ServingSpec(**{**spec.__dict__, "examples": {"pixels": images}})
+    with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
+        ServingSpec(**{**spec.__dict__, "batch_size": 0})
     with pytest.raises(ValueError, match="unknown formats"):
         OutputCheck({"tflite": 1e-3})
     assert spec_module.PROBABILITY_LIMITS["float32"] == 1e-5

@@ -166,6 +166,7 @@ def detection_spec(
     gt_masks: np.ndarray | None = None,
     proposals: np.ndarray | None = None,
     representative_proposals: np.ndarray | None = None,
+    batch_size: int = 256,
 ) -> ServingSpec:
     """The spec of a detector whose ``serve(images uint8)`` returns the four outputs (or
     ``serve(images, proposals)`` with ``proposals``).
@@ -185,6 +186,7 @@ def detection_spec(
             detectors that take them as a second input (R-CNN, Fast R-CNN); the signature
             then has a ``proposals`` input, and ``representative_proposals`` (those of
             ``representative_images``) calibrate int8 with them.
+        batch_size: images per call when export runs the models on ``images``.
     """
     images = np.asarray(images)
     if images.dtype != np.uint8 or images.ndim != 4:
@@ -270,4 +272,5 @@ def detection_spec(
         compare=compare,
         int8_float_ops=INT8_FLOAT_OPS,
         metadata=dict(metadata or {}),
+        batch_size=batch_size,
     )

@@ -163,7 +163,7 @@ def export_spec(
     *,
     formats: Sequence[str] = FORMATS,
     quantizations: Sequence[str] = QUANTIZATIONS,
-    batch_size: int = 256,
+    batch_size: int | None = None,
 ) -> dict:
     """Exports ``spec`` and checks every file against the Keras model on ``spec.examples``.
 
@@ -173,6 +173,7 @@ def export_spec(
         formats: any of ``saved_model``, ``tflite`` (TFLite is converted from the SavedModel,
             so it is always written when ``tflite`` is asked for).
         quantizations: TFLite variants, any of ``float32, float16, dynamic, int8``.
+        batch_size: examples per call on ``spec.examples`` (default: ``spec.batch_size``).
 
     Returns:
         The report (also written to ``export_dir/report.json``).
@@ -187,6 +188,7 @@ def export_spec(
             f"got {list(quantizations)}"
         )
     examples = {k: np.asarray(v) for k, v in spec.examples.items()}
+    batch_size = batch_size or spec.batch_size
     reference = keras_reference(spec, batch_size)
     missing = sorted(set(spec.checks) - set(reference))
     if missing:

@@ -102,6 +102,9 @@ class ServingSpec:
             input size), so a serving tool needs only the export directory.
         signatures: further SavedModel signatures by name (:class:`Signature`), each checked
             against the Keras model after export.
+        batch_size: examples per call when export runs the Keras model and each file on
+            ``examples`` (a model that is large per example sets fewer: R-CNN runs its CNN once
+            per proposal, 100 per image).
     """
 
     model: keras.Model
@@ -118,8 +121,17 @@ class ServingSpec:
     int8_float_ops: tuple[str, ...] = ()
     metadata: Mapping = dataclasses.field(default_factory=dict)
     signatures: Mapping[str, Signature] = dataclasses.field(default_factory=dict)
+    batch_size: int = 256
 
     def __post_init__(self):
+        if (
+            isinstance(self.batch_size, bool)
+            or not isinstance(self.batch_size, int)
+            or (self.batch_size < 1)
+        ):
+            raise ValueError(
+                f"ServingSpec: batch_size must be a positive int, got {self.batch_size!r}"
+            )
         if "serving_default" in self.signatures:
             raise ValueError("ServingSpec: signatures cannot replace 'serving_default'")
         if set(self.examples) != set(self.inputs):

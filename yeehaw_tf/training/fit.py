@@ -33,6 +33,10 @@ class TaskModel(keras.Model):
         # on_nan="skip_step" counts a refused step (as the custom loop does); "raise" does not,
         # and NonFiniteStop then stops the run
         self._count_refused = trainer.on_nan == "skip_step"
+        # Every variable lives in the Trainer's (built) models: nothing to build, so Keras
+        # need not call the model on a batch's inputs to build it -- which a model with
+        # several named inputs (Fast R-CNN's images and proposals) would refuse.
+        self.built = True
 
     def call(self, inputs, training=False):
         return self._main(inputs, training=training)

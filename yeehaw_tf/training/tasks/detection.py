@@ -29,7 +29,7 @@ from yeehaw_tf.metrics.detection_map import coco_map, voc_map
 from yeehaw_tf.models.detection.postprocess import PostProcessor
 from yeehaw_tf.models.registry import detector_names, get_detector
 from yeehaw_tf.ops.boxes import convert_boxes
-from yeehaw_tf.ops.selective_search import MODES
+from yeehaw_tf.ops.selective_search import MODES, proposal_recall
 from yeehaw_tf.training.tasks.base import LossOutput, TaskData, TaskOptions
 from yeehaw_tf.training.tasks.images import ImageTask, check_splits, statistics
 from yeehaw_tf.training.tasks.options import check_choice, check_image_size, option
@@ -302,6 +302,8 @@ class DetectionTask(ImageTask):
     def gather_outputs(self, batch, outputs) -> dict:
         detections = dict(outputs["detections"] if self.two_stage else self.detect(outputs))
         gathered = {"gt_boxes": batch[1]["boxes"], "gt_classes": batch[1]["classes"]}
+        if self.takes_proposals:
+            gathered["proposals"] = batch[1]["proposals"]
         if "masks" in detections:
             detections["masks"] = tf.cast(detections["masks"], tf.float16)  # memory
             gathered["gt_masks"] = batch[1]["masks"]
@@ -316,6 +318,15 @@ class DetectionTask(ImageTask):
         voc = voc_map(truth, found, class_ids=classes)
         result = {key: float(coco[key]) for key in ("AP", "AP50", "AP75", "APs", "APm", "APl")}
         result["VOC_AP50"] = float(voc["mAP"])
+        if "proposals" in gathered:  # the share of objects some proposal finds (IoU >= 0.5)
+            scale = np.array([height, width, height, width], np.float64)
+            proposals = [
+                (p[(p[:, 2] > p[:, 0]) & (p[:, 3] > p[:, 1])] * scale)[:, [1, 0, 3, 2]]
+                for p in gathered["proposals"]
+            ]
+            result["proposal_recall50"] = proposal_recall(
+                proposals, [entry["boxes"] for entry in truth], 0.5
+            )
         if "masks" in gathered:
             gt_masks = ground_truth_masks(gathered["gt_masks"], gathered["gt_classes"])
             segm = coco_map(
@@ -336,12 +347,12 @@ class DetectionTask(ImageTask):
         if self.takes_proposals:
             standardize, network = self._parts(model)
 
-            def serve(images, proposals):
+            def serve_proposals(images, proposals):
                 x = standardize(tf.cast(images, tf.float32))
                 outputs = network({"images": x, "proposals": proposals}, training=False)
                 return self.family.detect(network, outputs, self.post_processor)
 
-            return serve
+            return serve_proposals
         if self.two_stage:
             standardize, network = self._parts(model)
 
@@ -393,6 +404,13 @@ class DetectionTask(ImageTask):
         return {key: arrays[key] for key in keys}
 
     def serving_spec(self, model: keras.Model, data: TaskData):
+        fitted = getattr(self.family, "stages_fitted", None)
+        if fitted is not None and not fitted(self._parts(model)[1]):
+            raise ValueError(
+                f"{self.options.model}'s SVMs and box regressors are not fitted yet (the run "
+                "stopped after its last step, before they were): run train.py again with the "
+                "same --workdir, which fits them and saves the checkpoint, then export"
+            )
         test = self._arrays(data.test)
         images, boxes, classes = test["images"], test["boxes"], test["classes"]
         representative = self._arrays(data.train, NUM_REPRESENTATIVE)
@@ -415,12 +433,22 @@ class DetectionTask(ImageTask):
                 **self._proposal_metadata(),
             },
             gt_masks=test.get("masks"),
+            batch_size=getattr(self.family, "serving_batch_size", 256),
         )
 
     def summary_rows(self, evaluation) -> list[tuple[str, str]]:
         rows = [
             (f"test {key}", f"{evaluation[key]:.4f}")
-            for key in ("AP", "AP50", "AP75", "VOC_AP50", "mask_AP", "mask_AP50", "mask_AP75")
+            for key in (
+                "AP",
+                "AP50",
+                "AP75",
+                "VOC_AP50",
+                "mask_AP",
+                "mask_AP50",
+                "mask_AP75",
+                "proposal_recall50",
+            )
             if key in evaluation
         ]
         rows += [
