@@ -42,6 +42,33 @@ MAX_AP50_DROP = 0.02  # absolute, every format (int8's budget)
 # arithmetic; the network's convolutions are int8. (Measured on shapes/64x64 RetinaNet: AP 0.866
 # with them in float against 0.750 fully int8; AP50 0.991 either way, Keras 0.991.)
 INT8_FLOAT_OPS = ("EXP", "LOGISTIC", "MUL", "DIV", "SUB", "MINIMUM", "MAXIMUM", "SOFTMAX")
+# Further op types kept in float32 in the int8 file of a detector with RoI operations (the
+# two-stage families and those fed proposals): every op that touches RoI coordinates, so none
+# is quantised. An int8 coordinate (scale ~0.28 px for a 64 px image) wrecks the bilinear
+# fractions and the sample masks of RoIAlign and the level of each RoI: the clamp
+# `max(y, 0)` alone becomes an int8 RELU. Measured on the trained `rcnn` (shapes/64x64):
+# int8 AP50 0.494 with INT8_FLOAT_OPS alone, 1.000 (AP 0.965; Keras 0.979) with these too
+# (before ONE_HOT was added; tests/export/test_roi_int8.py checks RoIAlign alone).
+ROI_INT8_FLOAT_OPS = (
+    "ADD",
+    "RELU",
+    "STRIDED_SLICE",
+    "CONCATENATION",
+    "PACK",
+    "UNPACK",
+    "FLOOR",
+    "CAST",
+    "EXPAND_DIMS",
+    "GATHER",
+    "GATHER_ND",
+    "SELECT_V2",
+    "TILE",
+    "RESHAPE",
+    "TOPK_V2",
+    # `one_hot` (EQUAL + CAST, fused to ONE_HOT): the pixel and image selections of
+    # RoIAlign's matmul path; an int8 ONE_HOT dequantised to garbage (error 1e3 on 0/1 values)
+    "ONE_HOT",
+)
 
 
 def _pair_iou(box, boxes):
@@ -167,6 +194,7 @@ def detection_spec(
     proposals: np.ndarray | None = None,
     representative_proposals: np.ndarray | None = None,
     batch_size: int = 256,
+    int8_float_ops: Sequence[str] = INT8_FLOAT_OPS,
 ) -> ServingSpec:
     """The spec of a detector whose ``serve(images uint8)`` returns the four outputs (or
     ``serve(images, proposals)`` with ``proposals``).
@@ -187,6 +215,8 @@ def detection_spec(
             then has a ``proposals`` input, and ``representative_proposals`` (those of
             ``representative_images``) calibrate int8 with them.
         batch_size: images per call when export runs the models on ``images``.
+        int8_float_ops: op types the int8 file keeps in float32 (``INT8_FLOAT_OPS``; a
+            detector with RoI operations adds ``ROI_INT8_FLOAT_OPS``).
     """
     images = np.asarray(images)
     if images.dtype != np.uint8 or images.ndim != 4:
@@ -270,7 +300,7 @@ def detection_spec(
         consistent=consistent,
         primary="scores",
         compare=compare,
-        int8_float_ops=INT8_FLOAT_OPS,
+        int8_float_ops=tuple(int8_float_ops),
         metadata=dict(metadata or {}),
         batch_size=batch_size,
     )

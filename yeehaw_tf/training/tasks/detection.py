@@ -17,6 +17,8 @@ from yeehaw_tf.data.detection import MAX_BOXES, detection_pipeline, load_detecti
 from yeehaw_tf.data.pipeline import resize_images
 from yeehaw_tf.data.proposals import split_proposals, with_proposals
 from yeehaw_tf.export.detection import (
+    INT8_FLOAT_OPS,
+    ROI_INT8_FLOAT_OPS,
     detection_spec,
     detections_to_pixels,
     ground_truth_masks,
@@ -434,6 +436,7 @@ class DetectionTask(ImageTask):
             },
             gt_masks=test.get("masks"),
             batch_size=getattr(self.family, "serving_batch_size", 256),
+            int8_float_ops=INT8_FLOAT_OPS + (ROI_INT8_FLOAT_OPS if self.two_stage else ()),
         )
 
     def summary_rows(self, evaluation) -> list[tuple[str, str]]:
