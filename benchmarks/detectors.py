@@ -193,6 +193,7 @@ def serving_runners(task, model, workdir, formats, calibration, rng, errors):
         representative_images=representative.astype(np.uint8),
         class_ids=list(range(NUM_CLASSES)),
         score_floor=task.post_processor.score_threshold,
+        int8_float_ops=task.int8_float_ops(),
     )
     wrapped = nonempty_batch(spec.serve)  # as the exporter's Keras reference runs it
     keras_serve = tf.function(

@@ -386,6 +386,12 @@ class DetectionTask(ImageTask):
             arrays["proposals"] = self._proposal_pixels(arrays).numpy()
         return arrays
 
+    def int8_float_ops(self) -> tuple[str, ...]:
+        """Op types the int8 file keeps in float32: the detectors' list, and every op touching
+        RoI coordinates for the families with RoI operations
+        (:data:`~yeehaw_tf.export.detection.ROI_INT8_FLOAT_OPS`)."""
+        return INT8_FLOAT_OPS + (ROI_INT8_FLOAT_OPS if self.two_stage else ())
+
     def _proposal_metadata(self) -> dict:
         """What ``predict`` needs to make the proposals input itself."""
         if not self.takes_proposals:
@@ -436,7 +442,7 @@ class DetectionTask(ImageTask):
             },
             gt_masks=test.get("masks"),
             batch_size=getattr(self.family, "serving_batch_size", 256),
-            int8_float_ops=INT8_FLOAT_OPS + (ROI_INT8_FLOAT_OPS if self.two_stage else ()),
+            int8_float_ops=self.int8_float_ops(),
         )
 
     def summary_rows(self, evaluation) -> list[tuple[str, str]]:
