@@ -116,3 +116,17 @@ def test_an_augmentation_policy_is_refused_with_proposals():
     ds = with_proposals(_dataset(_scenes(2)), np.zeros((2, 3, 4), np.float32))
     with pytest.raises(ValueError, match="cannot be used with region proposals"):
         detection_pipeline(ds, batch_size=2, training=True, augment="crop")
+
+
+def test_a_failing_worker_is_reported_with_its_error():
+    images = list(_scenes(32))
+    images[20] = np.zeros((1, 1, 3), np.uint8)  # selective search refuses it
+    with pytest.raises(RuntimeError, match="worker process.*at least 2 x 2"):
+        search_images(images, 4, workers=2)
+
+
+def test_an_unwritable_cache_dir_leaves_the_search_uncached(tmp_path):
+    blocked = tmp_path / "a_file"
+    blocked.write_text("not a directory")
+    boxes = _search(_scenes(3), str(blocked))
+    assert boxes.shape == (3, 8, 4)

@@ -85,18 +85,26 @@ def search_images(images: list, count: int, mode: str = "fast", workers: int | N
                 mode,
             ]
             children.append((directory, subprocess.Popen(command, stdout=subprocess.DEVNULL)))
-        parts = []
-        for directory, child in children:
-            code = child.wait()
-            if code != 0:
-                error = os.path.join(directory, "error.txt")
-                detail = f"exit status {code}"
-                if os.path.exists(error):
-                    with open(error) as f:
-                        detail = f.read()
-                raise RuntimeError(f"selective search failed in a worker process: {detail}")
-            parts.append(np.load(os.path.join(directory, "proposals.npy")))
+        try:
+            parts = [_result(directory, child) for directory, child in children]
+        finally:  # a failed or interrupted search leaves no worker running
+            for _, child in children:
+                if child.poll() is None:
+                    child.kill()
+                    child.wait()
     return np.concatenate(parts)
+
+
+def _result(directory: str, child: subprocess.Popen) -> np.ndarray:
+    code = child.wait()
+    if code != 0:
+        error = os.path.join(directory, "error.txt")
+        detail = f"exit status {code}"
+        if os.path.exists(error):
+            with open(error) as f:
+                detail = f.read()
+        raise RuntimeError(f"selective search failed in a worker process: {detail}")
+    return np.load(os.path.join(directory, "proposals.npy"))
 
 
 def split_proposals(
@@ -136,8 +144,11 @@ def split_proposals(
     boxes = search_images(images, count, mode, workers)
     logging.info("selective search on %s/%s took %.0f s", name, split, time.perf_counter() - began)
     if path is not None:
-        with atomic_file(path, ".npy") as tmp:
-            np.save(tmp, boxes)
+        try:
+            with atomic_file(path, ".npy") as tmp:
+                np.save(tmp, boxes)
+        except OSError as error:  # a read-only data dir: the run goes on, uncached
+            logging.warning("could not cache the proposals at %s (%s)", path, error)
     return boxes
 
 
