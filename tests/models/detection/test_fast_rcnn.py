@@ -217,9 +217,14 @@ def test_eager_and_tf_function_agree():
         np.testing.assert_allclose(graph[key].numpy(), eager[key].numpy(), **TOLERANCE)
 
 
-def test_the_detection_task_refuses_a_family_that_needs_proposals_by_name():
+def test_the_detection_task_takes_proposal_families_and_refuses_what_cannot_follow_them():
     from yeehaw_tf.training.tasks.detection import DetectionOptions
 
     for name in ("fast_rcnn", "rcnn"):
-        with pytest.raises(ValueError, match=f"{name}.*second input"):
-            DetectionOptions(model=name)
+        assert DetectionOptions(model=name).proposals == 100
+        with pytest.raises(ValueError, match=f"augment='crop' cannot be used with '{name}'"):
+            DetectionOptions(model=name, augment="crop")
+    with pytest.raises(ValueError, match="proposals must be a positive integer, got 0"):
+        DetectionOptions(model="fast_rcnn", proposals=0)
+    with pytest.raises(ValueError, match="unknown proposal_mode 'slow'"):
+        DetectionOptions(model="fast_rcnn", proposal_mode="slow")

@@ -270,7 +270,7 @@ def test_stage_one_trains_every_trainable_weight_and_leaves_svms_and_regressors_
         assert {w.path for w in network.heads.get_layer(layer).weights} <= frozen
     # fine-tuning samples: IoU >= 0.5 foreground, all the rest background (no 0.1 floor)
     s = {k: v.numpy() for k, v in outputs["sample"].items()}
-    assert s["rois"].shape == (2, min(32, 24 + 2), 4)  # 32 per image, at most R + M
+    assert s["rois"].shape == (2, min(16, 24 + 2), 4)  # 16 per image, at most R + M
     for i in range(2):
         gt = GT[i][CLASSES[i] >= 0]
         best = np_iou(s["rois"][i], gt).max(1)
