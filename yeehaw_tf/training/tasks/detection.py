@@ -29,6 +29,7 @@ from yeehaw_tf.export.detection import (
 from yeehaw_tf.layers import ChannelStandardization
 from yeehaw_tf.metrics.detection_map import coco_map, voc_map
 from yeehaw_tf.models.detection.postprocess import PostProcessor
+from yeehaw_tf.models.detection.proposal_inputs import proposal_valid
 from yeehaw_tf.models.registry import detector_names, get_detector
 from yeehaw_tf.ops.boxes import convert_boxes
 from yeehaw_tf.ops.selective_search import MODES, proposal_recall
@@ -321,11 +322,9 @@ class DetectionTask(ImageTask):
         result = {key: float(coco[key]) for key in ("AP", "AP50", "AP75", "APs", "APm", "APl")}
         result["VOC_AP50"] = float(voc["mAP"])
         if "proposals" in gathered:  # the share of objects some proposal finds (IoU >= 0.5)
-            scale = np.array([height, width, height, width], np.float64)
-            proposals = [
-                (p[(p[:, 2] > p[:, 0]) & (p[:, 3] > p[:, 1])] * scale)[:, [1, 0, 3, 2]]
-                for p in gathered["proposals"]
-            ]
+            pixels = self._proposal_pixels(gathered).numpy()
+            valid = proposal_valid(pixels).numpy()
+            proposals = [p[v] for p, v in zip(pixels, valid, strict=True)]
             result["proposal_recall50"] = proposal_recall(
                 proposals, [entry["boxes"] for entry in truth], 0.5
             )
